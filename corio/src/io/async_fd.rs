@@ -1,0 +1,151 @@
+//! `Async<T>`: a non-blocking descriptor registered with the running loop.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::reactor::{Direction, Registration};
+
+/// A file descriptor (pipe, socket, terminal, ...) in non-blocking mode,
+/// registered with the running loop's reactor, so that tasks await its
+/// readiness instead of blocking the thread.
+///
+/// Implements [`futures_io::AsyncRead`] / [`AsyncWrite`] when `&T`
+/// implements `Read` / `Write`.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use futures::{AsyncReadExt, AsyncWriteExt};
+/// corio::run(async {
+///     let (a, b) = UnixStream::pair().unwrap();
+///     let (mut a, mut b) = (corio::io::Async::new(a).unwrap(), corio::io::Async::new(b).unwrap());
+///     a.write_all(b"ping").await.unwrap();
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"ping");
+/// });
+/// ```
+pub struct Async<T: AsFd> {
+    /// Declared first so it is dropped (deregistered) before `io` closes.
+    registration: Registration,
+    /// `None` only after `into_inner`.
+    io: Option<T>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Puts `io` in non-blocking mode and registers it with the running loop.
+    ///
+    /// Panics if no loop is running on this thread.
+    #[track_caller]
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        crate::io::set_nonblocking(&io)?;
+        let registration = Registration::new(io.as_fd().as_raw_fd())?;
+        Ok(Async {
+            registration,
+            io: Some(io),
+        })
+    }
+
+    /// The inner I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("Async used after into_inner")
+    }
+
+    /// Deregisters and returns the inner I/O object (still non-blocking).
+    pub fn into_inner(mut self) -> T {
+        self.io.take().expect("Async used after into_inner")
+    }
+
+    /// Waits until the descriptor may be readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.registration.poll_ready(cx, Direction::Read).map(Ok)).await
+    }
+
+    /// Waits until the descriptor may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.registration.poll_ready(cx, Direction::Write).map(Ok)).await
+    }
+
+    /// Runs the non-blocking `op` until it does not fail with `WouldBlock`,
+    /// waiting for read readiness in between.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let io = self.get_ref();
+        std::future::poll_fn(|cx| self.registration.poll_io(cx, Direction::Read, || op(io))).await
+    }
+
+    /// Runs the non-blocking `op` until it does not fail with `WouldBlock`,
+    /// waiting for write readiness in between.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        let io = self.get_ref();
+        std::future::poll_fn(|cx| self.registration.poll_io(cx, Direction::Write, || op(io))).await
+    }
+
+    /// Polls the non-blocking `op` in direction read (for hand-written futures).
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let io = self.get_ref();
+        self.registration.poll_io(cx, Direction::Read, || op(io))
+    }
+
+    /// Polls the non-blocking `op` in direction write (for hand-written futures).
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let io = self.get_ref();
+        self.registration.poll_io(cx, Direction::Write, || op(io))
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> AsyncRead for Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, |mut io| io.read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncWrite for Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, |mut io| io.write(buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_with(cx, |mut io| io.flush())
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd + std::fmt::Debug> std::fmt::Debug for Async<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Async").field("io", &self.io).finish()
+    }
+}

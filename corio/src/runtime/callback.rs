@@ -1,0 +1,149 @@
+//! `call_soon`, `call_later`, `call_at`: plain callbacks on the ready queue,
+//! first-class runnables beside tasks (asyncio's `Handle`s).
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::context;
+use crate::time::timers::TimerKey;
+
+/// A callback the loop can run once or cancel.
+pub(crate) trait Callback {
+    /// Runs the callback unless it was cancelled.
+    fn run(&self);
+    /// Drops the callback without running it.
+    fn cancel(&self);
+    fn is_cancelled(&self) -> bool;
+    fn location(&self) -> &'static Location<'static>;
+}
+
+struct CallbackCell<F> {
+    f: Cell<Option<F>>,
+    cancelled: Cell<bool>,
+    location: &'static Location<'static>,
+}
+
+impl<F: FnOnce()> Callback for CallbackCell<F> {
+    fn run(&self) {
+        if let Some(f) = self.f.take() {
+            f();
+        }
+    }
+    fn cancel(&self) {
+        self.cancelled.set(true);
+        drop(self.f.take());
+    }
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.get()
+    }
+    fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+}
+
+pub(crate) fn new_callback<F: FnOnce() + 'static>(
+    f: F,
+    location: &'static Location<'static>,
+) -> Rc<dyn Callback> {
+    Rc::new(CallbackCell {
+        f: Cell::new(Some(f)),
+        cancelled: Cell::new(false),
+        location,
+    })
+}
+
+/// A scheduled callback, returned by [`call_soon`], [`call_later`] and
+/// [`call_at`] (asyncio's `Handle` / `TimerHandle`).
+///
+/// Dropping the handle does not cancel the callback; call [`Handle::cancel`].
+pub struct Handle {
+    callback: Rc<dyn Callback>,
+    timer: Option<(u64, TimerKey, Instant)>,
+}
+
+impl Handle {
+    /// Cancels the callback: it will not run, and its closure is dropped now.
+    /// Cancelling a callback that already ran does nothing.
+    pub fn cancel(&self) {
+        self.callback.cancel();
+        if let Some((loop_id, key, _)) = self.timer {
+            context::with_loop(loop_id, |core| core.timers.borrow_mut().cancel(key));
+        }
+    }
+
+    /// Whether [`cancel`](Handle::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.callback.is_cancelled()
+    }
+
+    /// When a timed callback is due, on the loop's clock (`None` for `call_soon`).
+    pub fn when(&self) -> Option<Instant> {
+        self.timer.map(|(_, _, when)| when)
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("location", &self.callback.location())
+            .field("cancelled", &self.is_cancelled())
+            .field("when", &self.when())
+            .finish()
+    }
+}
+
+/// Schedules `f` to run on the next loop iteration, after the callbacks and
+/// tasks already ready (FIFO, like asyncio's `loop.call_soon`).
+///
+/// Panics if no loop is running on this thread.
+#[track_caller]
+pub fn call_soon<F: FnOnce() + 'static>(f: F) -> Handle {
+    let callback = new_callback(f, Location::caller());
+    context::expect_current("call_soon", |core| core.push_callback(callback.clone()));
+    Handle {
+        callback,
+        timer: None,
+    }
+}
+
+/// Schedules `f` to run after `delay` (asyncio's `loop.call_later`).
+/// Callbacks due at the same time run in the order they were scheduled.
+///
+/// Panics if no loop is running on this thread.
+#[track_caller]
+pub fn call_later<F: FnOnce() + 'static>(delay: Duration, f: F) -> Handle {
+    let location = Location::caller();
+    context::expect_current("call_later", |core| {
+        let when = crate::time::deadline_after(core.clock.now(), delay);
+        schedule_at(core, when, f, location)
+    })
+}
+
+/// Schedules `f` to run at `when`, an instant of the loop's clock
+/// ([`crate::time::now`]), like asyncio's `loop.call_at`.
+///
+/// Panics if no loop is running on this thread.
+#[track_caller]
+pub fn call_at<F: FnOnce() + 'static>(when: Instant, f: F) -> Handle {
+    let location = Location::caller();
+    context::expect_current("call_at", |core| schedule_at(core, when, f, location))
+}
+
+fn schedule_at<F: FnOnce() + 'static>(
+    core: &super::core::Core,
+    when: Instant,
+    f: F,
+    location: &'static Location<'static>,
+) -> Handle {
+    let callback = new_callback(f, location);
+    let key = core.timers.borrow_mut().insert(
+        when,
+        crate::time::timers::TimerAction::Call(callback.clone()),
+    );
+    Handle {
+        callback,
+        timer: Some((core.id, key, when)),
+    }
+}

@@ -1,0 +1,336 @@
+//! The event loop: [`Runtime`], [`run`], callbacks and the thread-safe
+//! [`LoopHandle`].
+//!
+//! One iteration of the loop follows asyncio's `_run_once`: compute the poll
+//! timeout (zero when work is ready), poll for I/O, move due timers to the
+//! ready queue, then run only the runnables that were ready when the
+//! iteration began. While work stays ready, the I/O poll is skipped until
+//! `event_interval` runnables (61 by default, as tokio) have run, so a
+//! `yield_now` costs no system call.
+
+pub(crate) mod callback;
+mod clock;
+pub(crate) mod context;
+pub(crate) mod core;
+mod debug;
+mod handle;
+pub(crate) mod shared;
+
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+pub use callback::{call_at, call_later, call_soon, Handle};
+pub use debug::{SlowCallback, TaskInfo, TaskState};
+pub use handle::{LoopClosed, LoopHandle, RemoteTask};
+pub(crate) use shared::Shared;
+
+use self::core::{Core, CoreConfig};
+use crate::task::{coop, Task};
+
+/// Loop ids are unique per process, so a stale waker never reaches a newer loop.
+static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A single-threaded event loop (asyncio's event loop).
+///
+/// `Runtime` is `!Send`: it runs on the thread that made it. Dropping it
+/// closes the loop: the futures of tasks still pending are dropped (their
+/// destructors run) and awaiting them gives [`TaskError::Cancelled`](crate::TaskError).
+///
+/// ```
+/// let rt = corio::Runtime::new().unwrap();
+/// let answer = rt.block_on(async {
+///     let task = corio::spawn(async { 6 * 7 });
+///     task.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    core: Rc<Core>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("id", &self.core.id)
+            .finish()
+    }
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = corio::Runtime::builder()
+///     .paused(true) // virtual time: sleeps finish at once, in order
+///     .debug(true)
+///     .slow_callback_duration(Duration::from_millis(50))
+///     .build()
+///     .unwrap();
+/// rt.block_on(corio::sleep(Duration::from_secs(3600)));
+/// ```
+pub struct Builder {
+    paused: bool,
+    debug: bool,
+    slow_callback_duration: Duration,
+    on_slow_callback: Option<Arc<dyn Fn(&SlowCallback) + Send + Sync>>,
+    event_interval: u32,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("paused", &self.paused)
+            .field("debug", &self.debug)
+            .field("slow_callback_duration", &self.slow_callback_duration)
+            .field("event_interval", &self.event_interval)
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            paused: false,
+            debug: debug::debug_from_env(),
+            slow_callback_duration: Duration::from_millis(100),
+            on_slow_callback: None,
+            event_interval: 61,
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: real clock, debug mode from the
+    /// `CORIO_DEBUG` environment variable, 100 ms slow-callback threshold.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Virtual time: the clock stands still while tasks run and jumps straight
+    /// to the next timer whenever every task waits, so timeout-heavy code runs
+    /// instantly and deterministically. (Like tokio's `start_paused`.)
+    ///
+    /// The clock does not jump while work handed to other threads through the
+    /// loop (such as `to_thread`) is in flight.
+    pub fn paused(mut self, paused: bool) -> Builder {
+        self.paused = paused;
+        self
+    }
+
+    /// asyncio's debug mode: warn when one poll or callback runs longer than
+    /// [`slow_callback_duration`](Builder::slow_callback_duration). Also
+    /// enabled by `CORIO_DEBUG=1`.
+    pub fn debug(mut self, debug: bool) -> Builder {
+        self.debug = debug;
+        self
+    }
+
+    /// The debug-mode threshold for a slow poll or callback (default 100 ms).
+    pub fn slow_callback_duration(mut self, threshold: Duration) -> Builder {
+        self.slow_callback_duration = threshold;
+        self
+    }
+
+    /// Where debug-mode warnings go (default: a line on stderr).
+    pub fn on_slow_callback(
+        mut self,
+        f: impl Fn(&SlowCallback) + Send + Sync + 'static,
+    ) -> Builder {
+        self.on_slow_callback = Some(Arc::new(f));
+        self
+    }
+
+    /// How many runnables may run while work stays ready before the loop
+    /// polls for I/O and timers again (default 61, as tokio).
+    pub fn event_interval(mut self, n: u32) -> Builder {
+        self.event_interval = n;
+        self
+    }
+
+    /// Builds the runtime. Fails only if the OS refuses an epoll instance or
+    /// an eventfd (for example at the file descriptor limit).
+    pub fn build(self) -> io::Result<Runtime> {
+        let debug = self.debug.then(|| debug::DebugConfig {
+            slow_callback_duration: self.slow_callback_duration,
+            on_slow_callback: self
+                .on_slow_callback
+                .unwrap_or_else(|| Arc::new(debug::warn_on_stderr)),
+        });
+        let config = CoreConfig {
+            paused: self.paused,
+            event_interval: self.event_interval,
+            debug,
+        };
+        let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Runtime {
+            core: Rc::new(Core::new(id, config)?),
+        })
+    }
+}
+
+/// Wakes the `block_on` future: sets a flag, and wakes the loop if the wake
+/// comes from another thread.
+struct MainWaker {
+    woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        if context::with_loop(self.shared.id, |_| ()).is_none() {
+            self.shared.notify();
+        }
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings ([`Builder::new`]).
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this loop, running spawned tasks,
+    /// callbacks and I/O meanwhile (asyncio's `run_until_complete`).
+    ///
+    /// Tasks still pending when it returns stay pending until the next
+    /// `block_on` or until the runtime is dropped.
+    ///
+    /// Panics if a loop is already running on this thread.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let core = &*self.core;
+        let _enter = context::enter(core);
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: core.shared.clone(),
+        });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::AcqRel) {
+                let _budget = coop::BudgetGuard::task();
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            core.run_once(main.woken.load(Ordering::Acquire));
+        }
+    }
+
+    /// Runs the loop until [`stop`] (or [`LoopHandle::stop`]) is called
+    /// (asyncio's `run_forever`). The iteration in progress finishes first.
+    ///
+    /// Panics if a loop is already running on this thread.
+    #[track_caller]
+    pub fn run_forever(&self) {
+        let core = &*self.core;
+        let _enter = context::enter(core);
+        while !core.take_stop() {
+            core.run_once(false);
+        }
+    }
+
+    /// Spawns a task on this loop; it starts at the next `block_on` or
+    /// `run_forever` if the loop is not running.
+    #[track_caller]
+    pub fn spawn<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+        Task::from_ref(
+            self.core
+                .spawn(future, None, std::panic::Location::caller()),
+        )
+    }
+
+    /// A handle other threads may use to reach this loop.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// The loop's clock (virtual when paused): asyncio's `loop.time()`.
+    pub fn now(&self) -> Instant {
+        self.core.clock.now()
+    }
+
+    /// Moves a paused clock forward by `by`, firing the timers that come due
+    /// at the loop's next iteration. Panics if the runtime is not paused.
+    pub fn advance(&self, by: Duration) {
+        assert!(
+            self.core.clock.is_paused(),
+            "Runtime::advance needs a paused runtime (Builder::paused)"
+        );
+        self.core.clock.advance(by);
+    }
+
+    /// The tasks of this loop not yet finished.
+    pub fn all_tasks(&self) -> Vec<TaskInfo> {
+        self.core.all_tasks()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _enter = context::enter_for_shutdown(&self.core);
+        self.core.shutdown();
+    }
+}
+
+/// Runs `future` on a new loop until it completes, then closes the loop,
+/// cancelling the tasks still pending (asyncio's `asyncio.run`).
+///
+/// Debug mode follows `CORIO_DEBUG`. Panics if a loop is already running on
+/// this thread, or if the OS refuses an epoll instance.
+///
+/// ```
+/// let n = corio::run(async {
+///     corio::sleep(std::time::Duration::from_millis(1)).await;
+///     7
+/// });
+/// assert_eq!(n, 7);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let rt =
+        Runtime::new().unwrap_or_else(|e| panic!("corio::run could not create an event loop: {e}"));
+    rt.block_on(future)
+}
+
+/// Stops the running loop's [`Runtime::run_forever`] after the current
+/// iteration (asyncio's `loop.stop()`).
+///
+/// Panics if no loop is running on this thread.
+#[track_caller]
+pub fn stop() {
+    context::expect_current("stop", |core| core.stop());
+}
+
+/// The tasks of the running loop not yet finished, with their names, spawn
+/// locations and states (asyncio's `all_tasks`).
+///
+/// Panics if no loop is running on this thread.
+#[track_caller]
+pub fn all_tasks() -> Vec<TaskInfo> {
+    context::expect_current("all_tasks", |core| core.all_tasks())
+}
+
+/// Whether a corio loop is running on this thread.
+pub fn in_loop() -> bool {
+    context::with_current(|_| ()).is_some()
+}

@@ -1,0 +1,114 @@
+//! The part of a loop other threads may touch: the injection queue and the
+//! eventfd that wakes a sleeping loop.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::task::raw::ForeignTask;
+
+/// Work handed to the loop from outside its thread.
+pub(crate) enum Injected {
+    /// A task woken from another thread.
+    Wake(ForeignTask),
+    /// `call_soon_threadsafe`, or a spawn from another thread.
+    Call(Box<dyn FnOnce() + Send>),
+}
+
+/// Shared between the loop and every handle and waker of it.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    injected: Mutex<Vec<Injected>>,
+    has_injected: AtomicBool,
+    /// Set once an eventfd wake is pending, so a burst of wakes costs one write.
+    notified: AtomicBool,
+    waker: mio::Waker,
+    closed: AtomicBool,
+    stop_requested: AtomicBool,
+    /// Operations running on other threads that will come back to the loop;
+    /// while any are in flight the paused clock does not jump ahead.
+    pub(crate) in_flight: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(id: u64, waker: mio::Waker) -> Shared {
+        Shared {
+            id,
+            injected: Mutex::new(Vec::new()),
+            has_injected: AtomicBool::new(false),
+            notified: AtomicBool::new(false),
+            waker,
+            closed: AtomicBool::new(false),
+            stop_requested: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Injected>> {
+        self.injected.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `item` for the loop and wakes it; gives the item back if the
+    /// loop is closed.
+    pub(crate) fn inject(&self, item: Injected) -> Result<(), Injected> {
+        let mut queue = self.lock();
+        if self.closed.load(Ordering::Acquire) {
+            return Err(item);
+        }
+        queue.push(item);
+        self.has_injected.store(true, Ordering::Release);
+        drop(queue);
+        self.notify();
+        Ok(())
+    }
+
+    /// A task woken off the loop thread. Once the loop is closed the wake is
+    /// dropped: the task's future is already gone.
+    pub(crate) fn inject_wake(&self, task: ForeignTask) {
+        drop(self.inject(Injected::Wake(task)));
+    }
+
+    /// Wakes the loop if it sleeps in `epoll_wait` (one write per burst).
+    pub(crate) fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // An error here means the eventfd counter is saturated, i.e. a
+            // wake is already pending: nothing is lost.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// The loop saw the eventfd fire; later wakes must write again.
+    pub(crate) fn clear_notified(&self) {
+        self.notified.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn has_injected(&self) -> bool {
+        self.has_injected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn take_injected(&self) -> Vec<Injected> {
+        let mut queue = self.lock();
+        self.has_injected.store(false, Ordering::Release);
+        std::mem::take(&mut *queue)
+    }
+
+    /// Refuses new work and returns what was queued.
+    pub(crate) fn close(&self) -> Vec<Injected> {
+        let mut queue = self.lock();
+        self.closed.store(true, Ordering::Release);
+        self.has_injected.store(false, Ordering::Release);
+        std::mem::take(&mut *queue)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn request_stop(&self) {
+        self.stop_requested.store(true, Ordering::Release);
+        self.notify();
+    }
+
+    pub(crate) fn take_stop_request(&self) -> bool {
+        self.stop_requested.swap(false, Ordering::AcqRel)
+    }
+}

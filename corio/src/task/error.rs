@@ -1,0 +1,73 @@
+//! Why a task gave no value.
+
+use std::any::Any;
+
+/// Why awaiting a [`Task`](crate::Task) gave no value.
+pub enum TaskError {
+    /// The task was cancelled (`Task::cancel`, its group failed, or its loop
+    /// closed) and its future dropped before it finished.
+    Cancelled,
+    /// The task panicked; this is the panic payload. Resume it with
+    /// [`std::panic::resume_unwind`] to propagate the panic.
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl TaskError {
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+
+    /// The panic payload, if the task panicked.
+    pub fn into_panic(self) -> Option<Box<dyn Any + Send + 'static>> {
+        match self {
+            TaskError::Panicked(payload) => Some(payload),
+            TaskError::Cancelled => None,
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder.
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+impl std::fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("Cancelled"),
+            TaskError::Panicked(p) => f
+                .debug_tuple("Panicked")
+                .field(&panic_message(&**p))
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("task was cancelled"),
+            TaskError::Panicked(p) => write!(f, "task panicked: {}", panic_message(&**p)),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+impl From<TaskError> for std::io::Error {
+    fn from(e: TaskError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}

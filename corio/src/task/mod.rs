@@ -1,0 +1,37 @@
+//! Tasks and asyncio's task API: [`spawn`], [`Task`], [`gather!`](crate::gather),
+//! [`gather_all`], [`try_gather`], [`wait`], [`as_completed`], [`shield`],
+//! [`TaskGroup`], [`select`] / [`race`] and [`yield_now`].
+
+mod as_completed;
+mod catch_unwind;
+mod children;
+pub(crate) mod coop;
+mod error;
+pub mod gather;
+mod group;
+mod join;
+pub(crate) mod raw;
+mod select;
+mod shield;
+mod spawn;
+mod wait;
+mod yield_now;
+
+pub use as_completed::{as_completed, AsCompleted};
+pub(crate) use catch_unwind::CatchUnwind;
+pub use error::{panic_message, TaskError};
+pub use gather::{gather_all, try_gather, GatherAll, TryGather};
+pub use group::{GroupError, TaskGroup};
+pub use join::Task;
+pub use select::{race, select, Either, Race, Select};
+pub use shield::{shield, Shield};
+pub use spawn::{spawn, spawn_named};
+pub use wait::{wait, ReturnWhen};
+pub use yield_now::{yield_now, YieldNow};
+
+/// Bytes one task allocation takes for a future of type `F`: the future
+/// (later its output) plus corio's header. A task costs exactly this one
+/// allocation.
+pub fn task_allocation_size<F: std::future::Future + 'static>() -> usize {
+    raw::allocation_size::<F>()
+}

@@ -1,0 +1,495 @@
+//! The raw task: one heap allocation holding a header and the future (later
+//! its output), reference counted so that wakers may live on any thread.
+//!
+//! Threading rules, which make the `unsafe` below sound:
+//! - The future `F` and output `T` are only created, polled, dropped and
+//!   moved on the loop's own thread (they need not be `Send`).
+//! - Any thread may clone, wake or drop a waker. Off the loop thread that
+//!   touches only `refs` (atomic), and the immutable `loop_id` / `shared`
+//!   fields; a wake is handed to the loop through its injection queue.
+//! - By the time the last reference goes (possibly on another thread), the
+//!   stage is `Consumed`: the loop thread already dropped `F` and `T`, so
+//!   freeing the memory runs no code of theirs.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::cell::{Cell, UnsafeCell};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crate::runtime::{context, Shared};
+use crate::task::coop;
+use crate::task::TaskError;
+
+/// In the ready queue (holding one reference).
+pub(crate) const SCHEDULED: u8 = 1;
+/// Being polled right now.
+pub(crate) const RUNNING: u8 = 2;
+/// The future finished or was dropped; the stage holds the output or nothing.
+pub(crate) const COMPLETE: u8 = 4;
+/// `cancel()` was called: drop the future at the next scheduling point.
+pub(crate) const CANCEL_REQUESTED: u8 = 8;
+/// The `Task` handle was dropped: nobody will read the output.
+pub(crate) const DETACHED: u8 = 16;
+/// Woken while running: go back to the ready queue after this poll.
+pub(crate) const NOTIFIED: u8 = 32;
+/// Completed by cancellation.
+pub(crate) const CANCELLED: u8 = 64;
+/// Completed by a panic.
+pub(crate) const PANICKED: u8 = 128;
+
+/// What became of one poll, for the loop to act on.
+pub(crate) enum PollOutcome {
+    /// Parked; the queue's reference can go.
+    Parked,
+    /// Woken during the poll; the queue's reference goes back in the queue.
+    Requeue,
+    /// Finished (or dropped by cancellation); remove from the registry.
+    Complete,
+}
+
+pub(crate) struct VTable {
+    poll: unsafe fn(NonNull<Header>) -> PollOutcome,
+    /// Drops the future now (runtime shutdown); the task completes cancelled.
+    drop_future: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*mut Option<Result<T, TaskError>>`.
+    take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops an unread output (the handle went away).
+    drop_output: unsafe fn(NonNull<Header>),
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// The part of a task that does not depend on its future's type.
+pub(crate) struct Header {
+    refs: AtomicUsize,
+    pub(crate) state: Cell<u8>,
+    vtable: &'static VTable,
+    /// The loop this task belongs to (to tell a local wake from a foreign one).
+    pub(crate) loop_id: u64,
+    /// Where foreign wakes go.
+    shared: Arc<Shared>,
+    pub(crate) id: u64,
+    pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) location: &'static Location<'static>,
+    join_waker: Cell<Option<Waker>>,
+    /// Index in the loop's registry of live tasks.
+    pub(crate) registry_key: Cell<usize>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, TaskError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct TaskCell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<ManuallyDrop<Stage<F>>>,
+}
+
+/// Everything needed to allocate a task.
+pub(crate) struct TaskMeta {
+    pub(crate) loop_id: u64,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: u64,
+    pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) location: &'static Location<'static>,
+}
+
+/// An owned reference to a task (one count of `refs`).
+pub(crate) struct TaskRef {
+    ptr: NonNull<Header>,
+}
+
+/// Allocates a task holding `future`, with `initial_refs` references, all
+/// returned to the caller as separate `TaskRef`s by [`TaskRef::from_raw_count`].
+pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> NonNull<Header> {
+    let cell = Box::new(TaskCell {
+        header: Header {
+            refs: AtomicUsize::new(0),
+            state: Cell::new(0),
+            vtable: vtable::<F>(),
+            loop_id: meta.loop_id,
+            shared: meta.shared,
+            id: meta.id,
+            name: meta.name,
+            location: meta.location,
+            join_waker: Cell::new(None),
+            registry_key: Cell::new(usize::MAX),
+        },
+        stage: UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))),
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+fn vtable<F: Future + 'static>() -> &'static VTable {
+    &VTable {
+        poll: poll::<F>,
+        drop_future: drop_future::<F>,
+        take_output: take_output::<F>,
+        drop_output: drop_output::<F>,
+        dealloc: dealloc::<F>,
+    }
+}
+
+impl TaskRef {
+    /// Takes one new reference to the task at `ptr`.
+    pub(crate) fn new_ref(ptr: NonNull<Header>) -> TaskRef {
+        // SAFETY: the caller holds a live reference (or is the allocator), so
+        // the header is alive while we add one more.
+        let header = unsafe { ptr.as_ref() };
+        increment(header);
+        TaskRef { ptr }
+    }
+
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we hold a reference, so the allocation is alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// Polls the task once. Loop thread only.
+    pub(crate) fn poll(&self) -> PollOutcome {
+        // SAFETY: we hold a reference and are on the loop thread (the only
+        // caller is the loop's run queue).
+        unsafe { (self.header().vtable.poll)(self.ptr) }
+    }
+
+    /// Drops the future now, completing the task as cancelled. Loop thread only.
+    pub(crate) fn drop_future(&self) {
+        // SAFETY: as for `poll`.
+        unsafe { (self.header().vtable.drop_future)(self.ptr) }
+    }
+
+    /// Moves the output out. Loop thread only; the task must be complete.
+    pub(crate) fn take_output<T>(&self) -> Option<Result<T, TaskError>> {
+        let mut out: Option<Result<T, TaskError>> = None;
+        // SAFETY: `Task<T>` only exists for tasks whose output type is `T`,
+        // and `take_output::<F>` writes an `Option<Result<F::Output, _>>`.
+        unsafe { (self.header().vtable.take_output)(self.ptr, &mut out as *mut _ as *mut ()) };
+        out
+    }
+
+    /// Drops an unread output. Loop thread only.
+    pub(crate) fn drop_output(&self) {
+        // SAFETY: as for `poll`.
+        unsafe { (self.header().vtable.drop_output)(self.ptr) }
+    }
+
+    /// Stores the waker to wake when the task completes.
+    pub(crate) fn set_join_waker(&self, waker: &Waker) {
+        let header = self.header();
+        let old = header.join_waker.take();
+        match old {
+            Some(w) if w.will_wake(waker) => header.join_waker.set(Some(w)),
+            _ => header.join_waker.set(Some(waker.clone())),
+        }
+    }
+
+    /// # Safety
+    /// `ptr` must be a waker's data pointer, which owns one reference.
+    unsafe fn from_raw(ptr: *const ()) -> TaskRef {
+        TaskRef {
+            // SAFETY: non-null by the caller's contract.
+            ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
+        }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        let header = self.header();
+        if header.refs.fetch_sub(1, Ordering::Release) == 1 {
+            std::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: that was the last reference; nobody else can reach the
+            // task. The stage is Consumed (see the module docs).
+            unsafe { (header.vtable.dealloc)(self.ptr) }
+        }
+    }
+}
+
+fn increment(header: &Header) {
+    // Relaxed is enough for an increment (as in `Arc::clone`); guard
+    // against overflow from leaked wakers.
+    if header.refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+        std::process::abort();
+    }
+}
+
+/// Schedules the task; `task` is the reference the ready queue will own.
+/// Works from any thread.
+pub(crate) fn schedule(task: TaskRef) {
+    let loop_id = task.header().loop_id;
+    let mut slot = Some(task);
+    if context::with_loop(loop_id, |core| {
+        core.schedule_local(slot.take().expect("task"))
+    })
+    .is_some()
+    {
+        return;
+    }
+    let task = slot.expect("the loop was not current, so the task is still here");
+    let shared = task.header().shared.clone();
+    shared.inject_wake(ForeignTask(task));
+}
+
+/// A task reference crossing threads on its way to its loop's queue.
+pub(crate) struct ForeignTask(pub(crate) TaskRef);
+
+// SAFETY: off the loop thread a `ForeignTask` is only moved and dropped:
+// dropping touches the atomic `refs` and, at zero, frees memory whose
+// future and output were already dropped on the loop thread (module docs).
+// The loop unwraps it back into a `TaskRef` on its own thread.
+unsafe impl Send for ForeignTask {}
+
+// ---- the waker ----------------------------------------------------------
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
+    // SAFETY: `ptr` is a live task header (the waker owns a reference).
+    let header = unsafe { &*(ptr as *const Header) };
+    increment(header);
+    RawWaker::new(ptr, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(ptr: *const ()) {
+    // SAFETY: the waker owned this reference; we pass it on.
+    schedule(unsafe { TaskRef::from_raw(ptr) });
+}
+
+unsafe fn waker_wake_by_ref(ptr: *const ()) {
+    // SAFETY: `ptr` is live (the waker still owns its reference).
+    let ptr = unsafe { NonNull::new_unchecked(ptr as *mut Header) };
+    // Fast path on the loop thread: a task waking itself while running only
+    // sets a flag, with no reference counting.
+    // SAFETY: as above, the header is live.
+    let header = unsafe { ptr.as_ref() };
+    let handled = context::with_loop(header.loop_id, |_| {
+        let state = header.state.get();
+        if state & RUNNING != 0 {
+            header.state.set(state | NOTIFIED);
+            true
+        } else {
+            false
+        }
+    });
+    if handled != Some(true) {
+        schedule(TaskRef::new_ref(ptr));
+    }
+}
+
+unsafe fn waker_drop(ptr: *const ()) {
+    // SAFETY: the waker owned this reference.
+    drop(unsafe { TaskRef::from_raw(ptr) });
+}
+
+/// A waker for the duration of one poll, borrowing the queue's reference.
+fn borrowed_waker(ptr: NonNull<Header>) -> ManuallyDrop<Waker> {
+    let raw = RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE);
+    // SAFETY: wrapped in ManuallyDrop, so the borrowed reference is never
+    // released by it; clones take references of their own.
+    ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
+}
+
+// ---- typed operations ---------------------------------------------------
+
+/// # Safety
+/// `ptr` points to a live `TaskCell<F>`; loop thread only.
+unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a TaskCell<F> {
+    // SAFETY: `TaskCell` is repr(C) with the header first.
+    unsafe { ptr.cast::<TaskCell<F>>().as_ref() }
+}
+
+unsafe fn poll<F: Future + 'static>(ptr: NonNull<Header>) -> PollOutcome {
+    // SAFETY: the caller holds a reference; loop thread.
+    let cell = unsafe { cell::<F>(ptr) };
+    let header = &cell.header;
+    let state = header.state.get();
+    header.state.set((state & !SCHEDULED) | RUNNING);
+    if state & COMPLETE != 0 {
+        header.state.set(state & !(SCHEDULED | RUNNING));
+        return PollOutcome::Parked;
+    }
+    // SAFETY: loop thread, and no other borrow of the stage is live: the
+    // `Task` handle touches the stage only once COMPLETE is set.
+    let stage = unsafe { &mut **cell.stage.get() };
+    let result = if state & CANCEL_REQUESTED != 0 {
+        Some(Err(take_and_drop_future(stage)))
+    } else {
+        let Stage::Running(future) = stage else {
+            unreachable!("a task without COMPLETE holds its future")
+        };
+        // SAFETY: the future lives in a heap cell that never moves until it
+        // is dropped in place (take_and_drop_future) or freed.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let waker = borrowed_waker(ptr);
+        let mut cx = Context::from_waker(&waker);
+        let _budget = coop::BudgetGuard::task();
+        match panic::catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
+            Ok(Poll::Pending) => None,
+            Ok(Poll::Ready(value)) => Some(Ok(value)),
+            Err(payload) => Some(Err(TaskError::Panicked(payload))),
+        }
+    };
+    match result {
+        None => {
+            let state = header.state.get() & !RUNNING;
+            if state & NOTIFIED != 0 {
+                header.state.set((state & !NOTIFIED) | SCHEDULED);
+                PollOutcome::Requeue
+            } else {
+                header.state.set(state);
+                PollOutcome::Parked
+            }
+        }
+        Some(result) => {
+            // The future is done: drop it before storing the output.
+            if let Stage::Running(_) = stage {
+                if let Err(payload) =
+                    panic::catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed))
+                {
+                    report_panic(header, "while dropping its future", &payload);
+                }
+            }
+            complete(header, stage, result);
+            PollOutcome::Complete
+        }
+    }
+}
+
+/// Drops the future in place, returning the cancellation error (or the panic
+/// its destructor raised).
+fn take_and_drop_future<F: Future>(stage: &mut Stage<F>) -> TaskError {
+    match panic::catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)) {
+        Ok(()) => TaskError::Cancelled,
+        Err(payload) => TaskError::Panicked(payload),
+    }
+}
+
+fn complete<F: Future>(
+    header: &Header,
+    stage: &mut Stage<F>,
+    result: Result<F::Output, TaskError>,
+) {
+    let mut state = (header.state.get() & !(RUNNING | NOTIFIED | SCHEDULED)) | COMPLETE;
+    match result {
+        Err(TaskError::Cancelled) => state |= CANCELLED,
+        Err(TaskError::Panicked(_)) => state |= PANICKED,
+        Ok(_) => {}
+    }
+    header.state.set(state);
+    if state & DETACHED != 0 {
+        if let Err(TaskError::Panicked(payload)) = &result {
+            report_panic(header, "and nobody awaited it", payload);
+        }
+        drop_quietly(header, result);
+    } else {
+        *stage = Stage::Finished(result);
+        if let Some(waker) = header.join_waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// Drops a value whose destructor might panic, reporting instead of unwinding.
+fn drop_quietly<V>(header: &Header, value: V) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(value))) {
+        report_panic(header, "while dropping its output", &payload);
+    }
+}
+
+/// asyncio's "Task exception was never retrieved", on stderr.
+pub(crate) fn report_panic(header: &Header, when: &str, payload: &Box<dyn Any + Send>) {
+    eprintln!(
+        "corio: task {} panicked {when}: {}",
+        describe(header),
+        crate::task::panic_message(payload)
+    );
+}
+
+/// `#7 'name' (spawned at src/main.rs:10:5)`.
+pub(crate) fn describe(header: &Header) -> String {
+    match &header.name {
+        Some(name) => format!("#{} '{}' (spawned at {})", header.id, name, header.location),
+        None => format!("#{} (spawned at {})", header.id, header.location),
+    }
+}
+
+unsafe fn drop_future<F: Future + 'static>(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference; loop thread.
+    let cell = unsafe { cell::<F>(ptr) };
+    let header = &cell.header;
+    if header.state.get() & (COMPLETE | RUNNING) != 0 {
+        return;
+    }
+    // SAFETY: loop thread; not running, so no borrow of the stage is live.
+    let stage = unsafe { &mut **cell.stage.get() };
+    let error = take_and_drop_future(stage);
+    complete(header, stage, Err(error));
+}
+
+unsafe fn take_output<F: Future + 'static>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: the caller holds a reference; loop thread.
+    let cell = unsafe { cell::<F>(ptr) };
+    debug_assert!(cell.header.state.get() & COMPLETE != 0);
+    // SAFETY: complete, so the loop no longer touches the stage.
+    let stage = unsafe { &mut **cell.stage.get() };
+    if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
+        // SAFETY: `dst` is an `Option<Result<F::Output, TaskError>>` (see
+        // `TaskRef::take_output`).
+        unsafe { *(dst as *mut Option<Result<F::Output, TaskError>>) = Some(result) };
+    }
+}
+
+unsafe fn drop_output<F: Future + 'static>(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference; loop thread.
+    let cell = unsafe { cell::<F>(ptr) };
+    let header = &cell.header;
+    if header.state.get() & COMPLETE == 0 {
+        return;
+    }
+    // SAFETY: complete, so the loop no longer touches the stage.
+    let stage = unsafe { &mut **cell.stage.get() };
+    if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
+        if let Err(TaskError::Panicked(payload)) = &result {
+            report_panic(
+                header,
+                "and its Task was dropped without reading it",
+                payload,
+            );
+        }
+        drop_quietly(header, result);
+    }
+}
+
+unsafe fn dealloc<F: Future + 'static>(ptr: NonNull<Header>) {
+    // SAFETY: last reference; the allocation came from `Box<TaskCell<F>>`.
+    let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
+    // SAFETY: nobody else can reach the cell any more.
+    let consumed = matches!(unsafe { &**cell.stage.get() }, Stage::Consumed);
+    // The stage is ManuallyDrop: if (through a bug) it still held F or T we
+    // leak them rather than run their destructors on a foreign thread.
+    debug_assert!(
+        consumed,
+        "corio: task freed before its future or output was dropped"
+    );
+    drop(cell);
+}
+
+/// Bytes of a task allocation that are not its future: the header, plus the
+/// stage's tag and padding (and the output, where it is larger than the future).
+pub(crate) fn allocation_size<F: Future>() -> usize {
+    std::mem::size_of::<TaskCell<F>>()
+}

@@ -1,0 +1,269 @@
+//! The loop itself: block_on, run_forever/stop, callbacks, closing, misuse.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use corio::{call_at, call_later, call_soon, Runtime};
+
+fn paused() -> Runtime {
+    Runtime::builder().paused(true).build().unwrap()
+}
+
+#[test]
+fn run_returns_the_future_output() {
+    assert_eq!(corio::run(async { 40 + 2 }), 42);
+}
+
+#[test]
+fn call_soon_runs_in_fifo_order_after_current_step() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let rt = Runtime::new().unwrap();
+    rt.block_on(async {
+        for i in 0..5 {
+            let log = log.clone();
+            call_soon(move || log.borrow_mut().push(i));
+        }
+        log.borrow_mut().push(100); // runs before any callback: they wait for the next iteration
+        corio::yield_now().await;
+        corio::yield_now().await;
+    });
+    assert_eq!(*log.borrow(), vec![100, 0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn cancelled_callbacks_do_not_run_and_drop_their_closure() {
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let captured = Rc::new(());
+    corio::run(async {
+        let r = ran.clone();
+        let c = captured.clone();
+        let h = call_soon(move || {
+            let _c = c;
+            r.borrow_mut().push("soon")
+        });
+        h.cancel();
+        assert!(h.is_cancelled());
+        assert_eq!(Rc::strong_count(&captured), 1, "closure dropped on cancel");
+        let r = ran.clone();
+        let later = call_later(Duration::from_millis(1), move || {
+            r.borrow_mut().push("later")
+        });
+        later.cancel();
+        corio::sleep(Duration::from_millis(20)).await;
+    });
+    assert!(ran.borrow().is_empty());
+}
+
+#[test]
+fn timers_fire_in_deadline_order_with_ties_in_scheduling_order() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let rt = paused();
+    rt.block_on(async {
+        let start = corio::time::now();
+        for (ms, tag) in [(30, "c"), (10, "a1"), (20, "b"), (10, "a2"), (0, "z")] {
+            let log = log.clone();
+            call_later(Duration::from_millis(ms), move || {
+                log.borrow_mut().push(tag)
+            });
+        }
+        let log2 = log.clone();
+        let h = call_at(start + Duration::from_millis(25), move || {
+            log2.borrow_mut().push("at25")
+        });
+        assert_eq!(h.when(), Some(start + Duration::from_millis(25)));
+        corio::sleep(Duration::from_millis(100)).await;
+        assert_eq!(corio::time::now() - start, Duration::from_millis(100));
+    });
+    assert_eq!(*log.borrow(), vec!["z", "a1", "a2", "b", "at25", "c"]);
+}
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_loop() {
+    let after = Rc::new(RefCell::new(false));
+    corio::run(async {
+        call_soon(|| panic!("callback boom (expected in this test)"));
+        let a = after.clone();
+        call_soon(move || *a.borrow_mut() = true);
+        corio::yield_now().await;
+        corio::yield_now().await;
+    });
+    assert!(*after.borrow());
+}
+
+#[test]
+fn run_forever_until_stop() {
+    let rt = Runtime::new().unwrap();
+    let count = Rc::new(RefCell::new(0));
+    let c = count.clone();
+    rt.spawn(async move {
+        for _ in 0..3 {
+            corio::sleep(Duration::from_millis(1)).await;
+            *c.borrow_mut() += 1;
+        }
+        corio::stop();
+    })
+    .detach();
+    rt.run_forever();
+    assert_eq!(*count.borrow(), 3);
+}
+
+#[test]
+fn stop_from_another_thread_wakes_an_idle_loop() {
+    let rt = Runtime::new().unwrap();
+    let handle = rt.handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        handle.stop();
+    });
+    rt.run_forever(); // idle: blocks in epoll until the stop arrives
+    t.join().unwrap();
+}
+
+#[test]
+fn closing_the_runtime_cancels_pending_tasks_and_runs_destructors() {
+    struct Flag(Rc<RefCell<Vec<&'static str>>>, &'static str);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.borrow_mut().push(self.1);
+        }
+    }
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let rt = Runtime::new().unwrap();
+    let l = log.clone();
+    let task = rt.block_on(async move {
+        let flag = Flag(l.clone(), "sleeper dropped");
+        let t = corio::spawn(async move {
+            let _flag = flag;
+            corio::sleep(Duration::from_secs(3600)).await;
+        });
+        let never_started = Flag(l, "unstarted dropped");
+        corio::spawn(async move {
+            let _f = never_started;
+        })
+        .detach();
+        corio::yield_now().await; // lets the sleeper start; the other runs too
+        t
+    });
+    assert!(log.borrow().contains(&"unstarted dropped"));
+    assert!(!log.borrow().contains(&"sleeper dropped"));
+    drop(rt);
+    assert!(log.borrow().contains(&"sleeper dropped"));
+    assert!(task.is_done() && task.is_cancelled());
+}
+
+#[test]
+fn nested_block_on_panics_with_a_clear_message() {
+    let rt = Runtime::new().unwrap();
+    let result = rt.block_on(async {
+        let inner = Runtime::new().unwrap();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.block_on(async {})))
+    });
+    let message = corio::task::panic_message(&*result.unwrap_err()).to_owned();
+    assert!(message.contains("inside a running loop"), "{message}");
+    assert!(message.contains(".await"), "{message}");
+}
+
+#[test]
+fn spawn_outside_a_loop_says_what_to_do() {
+    let err = std::panic::catch_unwind(|| {
+        let _ = corio::spawn(async {});
+    })
+    .unwrap_err();
+    let message = corio::task::panic_message(&*err);
+    assert!(message.contains("corio::run"), "{message}");
+    assert!(message.contains("#[corio::main]"), "{message}");
+}
+
+#[test]
+fn sleep_polled_outside_a_loop_says_what_to_do() {
+    let err = std::panic::catch_unwind(|| {
+        futures::executor::block_on(corio::sleep(Duration::from_millis(1)))
+    })
+    .unwrap_err();
+    let message = corio::task::panic_message(&*err);
+    assert!(message.contains("outside a running loop"), "{message}");
+    assert!(message.contains("corio::run"), "{message}");
+}
+
+#[test]
+fn sleep_created_before_the_loop_starts_counts_from_first_poll() {
+    let rt = paused();
+    let before = rt.now();
+    rt.block_on(corio::sleep(Duration::from_secs(5)));
+    assert_eq!(rt.now() - before, Duration::from_secs(5));
+}
+
+#[test]
+fn idle_loop_sleeps_in_the_kernel() {
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec we own.
+        assert_eq!(
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) },
+            0
+        );
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+    let rt = Runtime::new().unwrap();
+    let cpu_before = thread_cpu();
+    rt.block_on(corio::sleep(Duration::from_millis(300)));
+    let cpu = thread_cpu() - cpu_before;
+    // A busy loop would burn ~300 ms; sleeping in epoll_wait costs ~nothing.
+    assert!(
+        cpu < Duration::from_millis(60),
+        "idle loop used {cpu:?} of CPU in 300 ms"
+    );
+}
+
+#[test]
+fn runtime_advance_moves_a_paused_clock() {
+    let rt = paused();
+    let t0 = rt.now();
+    rt.advance(Duration::from_secs(10));
+    assert_eq!(rt.now() - t0, Duration::from_secs(10));
+}
+
+#[test]
+fn debug_mode_reports_slow_steps_with_task_name_and_location() {
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = reports.clone();
+    let rt = Runtime::builder()
+        .debug(true)
+        .slow_callback_duration(Duration::from_millis(20))
+        .on_slow_callback(move |slow| sink.lock().unwrap().push(slow.to_string()))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let t = corio::spawn_named("blocker", async {
+            std::thread::sleep(Duration::from_millis(60)); // blocks the loop on purpose
+        });
+        let quick = corio::spawn_named("quick", async {});
+        t.await.unwrap();
+        quick.await.unwrap();
+    });
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("'blocker'"), "{}", reports[0]);
+    assert!(reports[0].contains("tests/runtime.rs"), "{}", reports[0]);
+}
+
+#[test]
+fn all_tasks_lists_live_tasks_with_names_and_states() {
+    corio::run(async {
+        let a = corio::spawn_named("sleeper", corio::sleep(Duration::from_secs(60)));
+        let b = corio::spawn(async {});
+        corio::yield_now().await;
+        let tasks = corio::all_tasks();
+        assert_eq!(tasks.len(), 1, "the finished task is gone: {tasks:?}");
+        assert_eq!(tasks[0].name.as_deref(), Some("sleeper"));
+        assert_eq!(tasks[0].state, corio::TaskState::Waiting);
+        assert!(tasks[0].location.file().ends_with("runtime.rs"));
+        assert_eq!(tasks[0].id, a.id());
+        assert!(b.is_done());
+        a.cancel();
+    });
+}
