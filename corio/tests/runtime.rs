@@ -121,6 +121,7 @@ fn stop_from_another_thread_wakes_an_idle_loop() {
 }
 
 #[test]
+#[allow(clippy::async_yields_async)] // returns the Task handle out of block_on on purpose
 fn closing_the_runtime_cancels_pending_tasks_and_runs_destructors() {
     struct Flag(Rc<RefCell<Vec<&'static str>>>, &'static str);
     impl Drop for Flag {
@@ -167,7 +168,7 @@ fn nested_block_on_panics_with_a_clear_message() {
 #[test]
 fn spawn_outside_a_loop_says_what_to_do() {
     let err = std::panic::catch_unwind(|| {
-        let _ = corio::spawn(async {});
+        drop(corio::spawn(async {}));
     })
     .unwrap_err();
     let message = corio::task::panic_message(&*err);

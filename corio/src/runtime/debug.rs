@@ -25,9 +25,12 @@ impl std::fmt::Display for SlowCallback {
     }
 }
 
+/// Where slow-callback warnings go.
+pub(crate) type SlowCallbackHook = Arc<dyn Fn(&SlowCallback) + Send + Sync>;
+
 pub(crate) struct DebugConfig {
     pub(crate) slow_callback_duration: Duration,
-    pub(crate) on_slow_callback: Arc<dyn Fn(&SlowCallback) + Send + Sync>,
+    pub(crate) on_slow_callback: SlowCallbackHook,
 }
 
 /// The default reporter: a warning on stderr.

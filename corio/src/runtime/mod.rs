@@ -78,7 +78,7 @@ pub struct Builder {
     paused: bool,
     debug: bool,
     slow_callback_duration: Duration,
-    on_slow_callback: Option<Arc<dyn Fn(&SlowCallback) + Send + Sync>>,
+    on_slow_callback: Option<debug::SlowCallbackHook>,
     event_interval: u32,
 }
 
