@@ -25,20 +25,27 @@ async fn main() {
     let start = Instant::now();
     let responses = gather_all((0..10).map(fake_request)).await;
     let concurrent = start.elapsed();
-    println!("10 requests at once (gather):  {concurrent:>8.1?}   ({} responses)", responses.len());
-    println!("speed-up on one thread: {:.1}x", sequential.as_secs_f64() / concurrent.as_secs_f64());
+    println!(
+        "10 requests at once (gather):  {concurrent:>8.1?}   ({} responses)",
+        responses.len()
+    );
+    println!(
+        "speed-up on one thread: {:.1}x",
+        sequential.as_secs_f64() / concurrent.as_secs_f64()
+    );
 
     // Structured concurrency: the first failure cancels the rest.
     let group = TaskGroup::new();
     for id in 0..5u32 {
-        group.spawn(async move {
-            sleep(Duration::from_millis(10 * u64::from(id))).await;
-            if id == 2 {
-                return Err(format!("request {id} failed"));
-            }
-            Ok(id)
-        })
-        .detach();
+        group
+            .spawn(async move {
+                sleep(Duration::from_millis(10 * u64::from(id))).await;
+                if id == 2 {
+                    return Err(format!("request {id} failed"));
+                }
+                Ok(id)
+            })
+            .detach();
     }
     match group.join().await {
         Ok(()) => println!("task group: all succeeded"),
@@ -51,7 +58,10 @@ async fn main() {
 
     let watcher = spawn_named("watcher", sleep(Duration::from_secs(60)));
     for task in corio::all_tasks() {
-        println!("live task #{} {:?} spawned at {} is {:?}", task.id, task.name, task.location, task.state);
+        println!(
+            "live task #{} {:?} spawned at {} is {:?}",
+            task.id, task.name, task.location, task.state
+        );
     }
     watcher.cancel();
 }

@@ -102,3 +102,8 @@ pub mod __private {
             .unwrap_or_else(|e| panic!("corio could not create an event loop: {e}"))
     }
 }
+
+/// Compiles the README's Rust examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

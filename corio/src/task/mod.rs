@@ -29,6 +29,12 @@ pub use spawn::{spawn, spawn_named};
 pub use wait::{wait, ReturnWhen};
 pub use yield_now::{yield_now, YieldNow};
 
+/// Bytes of corio's per-task header (the rest of a task's allocation is its
+/// future or output).
+pub fn task_header_size() -> usize {
+    raw::header_size()
+}
+
 /// Bytes one task allocation takes for a future of type `F`: the future
 /// (later its output) plus corio's header. A task costs exactly this one
 /// allocation.

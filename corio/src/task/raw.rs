@@ -493,3 +493,8 @@ unsafe fn dealloc<F: Future + 'static>(ptr: NonNull<Header>) {
 pub(crate) fn allocation_size<F: Future>() -> usize {
     std::mem::size_of::<TaskCell<F>>()
 }
+
+/// Size of the type-independent part of a task.
+pub(crate) fn header_size() -> usize {
+    std::mem::size_of::<Header>()
+}
