@@ -271,3 +271,18 @@ fn task_allocation_is_small() {
     );
     assert!(size <= 160, "header grew to {size} bytes");
 }
+
+#[test]
+fn a_yielding_main_future_still_lets_timers_and_io_run() {
+    // The block_on future yields forever until a timer callback sets the
+    // flag: the loop must still check its timers every so often.
+    let rt = Runtime::new().unwrap();
+    rt.block_on(async {
+        let stop = Rc::new(Cell::new(false));
+        let s = stop.clone();
+        corio::call_later(Duration::from_millis(5), move || s.set(true));
+        while !stop.get() {
+            corio::yield_now().await;
+        }
+    });
+}

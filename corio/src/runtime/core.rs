@@ -159,6 +159,11 @@ impl Core {
                 None => break,
             }
         }
+        self.count_ran(n);
+    }
+
+    /// Counts runnables run since the last reactor poll.
+    pub(crate) fn count_ran(&self, n: usize) {
         self.ran_since_poll
             .set(self.ran_since_poll.get().saturating_add(n as u32));
     }

@@ -229,6 +229,9 @@ impl Runtime {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
+                // The main future is a runnable like any other: it counts
+                // toward the next I/O and timer check.
+                core.count_ran(1);
             }
             core.run_once(main.woken.load(Ordering::Acquire));
         }
