@@ -55,8 +55,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod io;
+pub mod queue;
 mod reactor;
 pub mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 

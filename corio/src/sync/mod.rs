@@ -1,0 +1,26 @@
+//! Synchronization between tasks of one loop, with asyncio's semantics:
+//! [`Lock`], [`Mutex`], [`Event`], [`Condition`], [`Semaphore`],
+//! [`BoundedSemaphore`], [`Barrier`].
+//!
+//! These are for tasks on the same loop (`Rc` + `Cell`, no atomics); they are
+//! `!Send`. Every waiter queue is FIFO, and every primitive says what a
+//! cancelled (dropped) waiter does; none loses a permit, an item or a
+//! wake-up meant for another task.
+
+mod barrier;
+mod condition;
+mod event;
+mod lock;
+mod mutex;
+mod semaphore;
+pub(crate) mod wait_list;
+
+pub use barrier::{Barrier, BarrierWait, BrokenBarrier};
+pub use condition::{Condition, ConditionWait};
+pub use event::{Event, EventWait};
+pub use lock::{Lock, LockGuard, NotLocked};
+pub use mutex::{Mutex, MutexGuard};
+pub use semaphore::{
+    Acquire, BoundedPermit, BoundedSemaphore, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
+    TooManyReleases,
+};
