@@ -54,7 +54,9 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod executor;
 pub mod io;
+pub mod net;
 pub mod queue;
 mod reactor;
 pub mod runtime;
@@ -62,6 +64,7 @@ pub mod sync;
 pub mod task;
 pub mod time;
 
+pub use executor::to_thread;
 pub use runtime::{
     all_tasks, call_at, call_later, call_soon, in_loop, run, stop, Builder, Handle, LoopClosed,
     LoopHandle, RemoteTask, Runtime, SlowCallback, TaskInfo, TaskState,

@@ -69,6 +69,11 @@ impl<T: AsFd> Async<T> {
         std::future::poll_fn(|cx| self.registration.poll_ready(cx, Direction::Write).map(Ok)).await
     }
 
+    /// Forgets write readiness: the next `writable` waits for a new edge.
+    pub(crate) fn clear_writable(&self) {
+        self.registration.clear_ready(Direction::Write);
+    }
+
     /// Runs the non-blocking `op` until it does not fail with `WouldBlock`,
     /// waiting for read readiness in between.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {

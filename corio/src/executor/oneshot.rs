@@ -1,0 +1,97 @@
+//! A one-value channel from a worker thread back to a task on the loop.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+enum Slot<T> {
+    Empty(Option<Waker>),
+    Full(T),
+    Taken,
+    /// The sender was dropped without sending (the job never ran).
+    Dropped,
+}
+
+struct Shared<T> {
+    slot: Mutex<Slot<T>>,
+}
+
+/// Sends the one value; dropping it unsent makes the receiver see `None`.
+pub(crate) struct Sender<T> {
+    shared: Option<Arc<Shared<T>>>,
+    /// Called after the value is stored and its waker woken.
+    on_done: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// Receives the one value (`None` if the sender was dropped).
+pub(crate) struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+pub(crate) fn channel<T>(on_done: Option<Box<dyn FnOnce() + Send>>) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        slot: Mutex::new(Slot::Empty(None)),
+    });
+    (
+        Sender {
+            shared: Some(shared.clone()),
+            on_done,
+        },
+        Receiver { shared },
+    )
+}
+
+impl<T> Sender<T> {
+    pub(crate) fn send(mut self, value: T) {
+        self.finish(Slot::Full(value));
+    }
+
+    fn finish(&mut self, with: Slot<T>) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let waker = {
+            let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match std::mem::replace(&mut *slot, with) {
+                Slot::Empty(waker) => waker,
+                _ => None,
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        // After the wake is queued on the loop, so a paused clock never sees
+        // "nothing in flight, nothing queued" in between.
+        if let Some(on_done) = self.on_done.take() {
+            on_done();
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.finish(Slot::Dropped);
+    }
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut slot = self
+            .shared
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Full(value) => Poll::Ready(Some(value)),
+            Slot::Dropped => Poll::Ready(None),
+            Slot::Empty(_) => {
+                *slot = Slot::Empty(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+            Slot::Taken => panic!("oneshot receiver polled after it completed"),
+        }
+    }
+}
