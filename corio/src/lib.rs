@@ -60,6 +60,7 @@ pub mod net;
 pub mod queue;
 mod reactor;
 pub mod runtime;
+pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;

@@ -95,20 +95,3 @@ async fn a_cancelled_read_leaves_the_registration_usable() {
     a.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"late");
 }
-
-#[test]
-fn registrations_are_released() {
-    fn open_fds() -> usize {
-        std::fs::read_dir("/proc/self/fd").unwrap().count()
-    }
-    corio::run(async {
-        let before = open_fds();
-        for _ in 0..500 {
-            let (a, b) = UnixStream::pair().unwrap();
-            let a = Async::new(a).unwrap();
-            let b = Async::new(b).unwrap();
-            drop((a, b));
-        }
-        assert_eq!(open_fds(), before);
-    });
-}

@@ -25,6 +25,13 @@ pub trait SplitStream: sealed::Sealed {
     ) -> Poll<io::Result<usize>>;
     #[doc(hidden)]
     fn shutdown_priv(&self, how: Shutdown) -> io::Result<()>;
+    #[doc(hidden)]
+    fn into_split_priv(self) -> (OwnedReadHalf<Self>, OwnedWriteHalf<Self>)
+    where
+        Self: Sized,
+    {
+        split_owned(self)
+    }
 }
 
 pub(crate) mod sealed {
@@ -95,6 +102,11 @@ impl<S: SplitStream> OwnedWriteHalf<S> {
     /// The stream both halves share.
     pub fn stream(&self) -> &S {
         &self.stream
+    }
+
+    /// Another owner of the shared stream (keeps the socket open).
+    pub(crate) fn shared(&self) -> Rc<S> {
+        self.stream.clone()
     }
 }
 

@@ -1,0 +1,395 @@
+//! `StreamWriter`: buffered writes flushed in the background, with
+//! asyncio's water marks and `drain`.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use futures_io::AsyncWrite;
+
+use super::PeerAddr;
+use crate::sync::wait_list::{wake_all, WaitKey, WaitList};
+
+/// asyncio's default high-water mark: 64 KiB (low: a quarter of it).
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+struct State {
+    io: Option<Box<dyn AsyncWrite + Unpin>>,
+    /// `buf[pos..]` waits to be written.
+    buf: Vec<u8>,
+    pos: usize,
+    high: usize,
+    low: usize,
+    /// The first write error: every later call reports it.
+    error: Option<(io::ErrorKind, String)>,
+    flusher_running: bool,
+    eof_requested: bool,
+    eof_sent: bool,
+    close_requested: bool,
+    closed: bool,
+    /// Tasks in `drain` or `wait_closed`, woken when the buffer falls below
+    /// the low mark, on error, or on close.
+    waiters: WaitList,
+}
+
+impl State {
+    fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn error(&self) -> Option<io::Error> {
+        self.error
+            .as_ref()
+            .map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
+    }
+
+    fn fail(&mut self, e: io::Error) {
+        if self.error.is_none() {
+            self.error = Some((e.kind(), e.to_string()));
+        }
+        // Nothing more can be written: drop what is left and close.
+        self.buf.clear();
+        self.pos = 0;
+        self.io = None;
+        self.closed = true;
+    }
+}
+
+struct Inner {
+    state: RefCell<State>,
+    /// Shuts the whole socket down on close (both directions).
+    closer: Option<Box<dyn Fn()>>,
+    peer: Option<PeerAddr>,
+    local: Option<PeerAddr>,
+}
+
+/// Writing to a stream (asyncio's `StreamWriter`).
+///
+/// [`write`](StreamWriter::write) never waits: bytes the socket does not take
+/// at once are buffered and flushed by a background task. Call
+/// [`drain`](StreamWriter::drain) after writing to wait while the buffer is
+/// above the high-water mark (64 KiB by default) until it falls to the low
+/// mark — that is backpressure, which keeps memory bounded.
+///
+/// Dropping the writer flushes what is buffered in the background, then
+/// closes: bytes written are never silently dropped. Errors (a reset peer)
+/// are reported by the next `write`, `drain` or `wait_closed`.
+pub struct StreamWriter {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.inner.state.borrow();
+        f.debug_struct("StreamWriter")
+            .field("buffered", &state.buffered())
+            .field("closed", &state.closed)
+            .field("peer", &self.inner.peer)
+            .finish()
+    }
+}
+
+impl StreamWriter {
+    /// A writer over `io`.
+    pub fn new(io: impl AsyncWrite + Unpin + 'static) -> StreamWriter {
+        StreamWriter::with_parts(Box::new(io), None, None, None)
+    }
+
+    pub(crate) fn with_parts(
+        io: Box<dyn AsyncWrite + Unpin>,
+        closer: Option<Box<dyn Fn()>>,
+        peer: Option<PeerAddr>,
+        local: Option<PeerAddr>,
+    ) -> StreamWriter {
+        StreamWriter {
+            inner: Rc::new(Inner {
+                state: RefCell::new(State {
+                    io: Some(io),
+                    buf: Vec::new(),
+                    pos: 0,
+                    high: DEFAULT_HIGH_WATER,
+                    low: DEFAULT_HIGH_WATER / 4,
+                    error: None,
+                    flusher_running: false,
+                    eof_requested: false,
+                    eof_sent: false,
+                    close_requested: false,
+                    closed: false,
+                    waiters: WaitList::default(),
+                }),
+                closer,
+                peer,
+                local,
+            }),
+        }
+    }
+
+    /// Queues `data` for sending; never waits. Fails if the writer was
+    /// closed, `write_eof` was called, or an earlier write failed.
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        let mut state = self.inner.state.borrow_mut();
+        if let Some(e) = state.error() {
+            return Err(e);
+        }
+        if state.close_requested || state.eof_requested {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after close or write_eof",
+            ));
+        }
+        let mut data = data;
+        if state.buffered() == 0 && !state.flusher_running {
+            // Fast path: hand it to the socket right away.
+            let io = state.io.as_mut().expect("open writer has its stream");
+            let mut cx = Context::from_waker(Waker::noop());
+            while !data.is_empty() {
+                match Pin::new(&mut **io).poll_write(&mut cx, data) {
+                    Poll::Ready(Ok(0)) => break,
+                    Poll::Ready(Ok(n)) => data = &data[n..],
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) => {
+                        state.fail(e);
+                        return Err(state.error().expect("just failed"));
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if data.is_empty() {
+                return Ok(());
+            }
+            state.buf.clear();
+            state.pos = 0;
+        }
+        state.buf.extend_from_slice(data);
+        drop(state);
+        self.start_flusher();
+        Ok(())
+    }
+
+    /// Queues several buffers.
+    pub fn write_lines<I, B>(&self, lines: I) -> io::Result<()>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        for line in lines {
+            self.write(line.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn start_flusher(&self) {
+        let mut state = self.inner.state.borrow_mut();
+        // Outside a loop (the loop is closing) nothing can flush any more.
+        if state.flusher_running || state.io.is_none() || !crate::in_loop() {
+            return;
+        }
+        state.flusher_running = true;
+        drop(state);
+        let inner = self.inner.clone();
+        crate::spawn(async move {
+            poll_fn(|cx| inner.poll_flush(cx)).await;
+            inner.state.borrow_mut().flusher_running = false;
+        })
+        .detach();
+    }
+
+    /// Waits while the buffer is above the high-water mark, until it falls to
+    /// the low mark (asyncio's `drain`). Reports a write error, if any.
+    pub async fn drain(&self) -> io::Result<()> {
+        let mut key: Option<WaitKey> = None;
+        let inner = &self.inner;
+        let result = poll_fn(|cx| {
+            let mut state = inner.state.borrow_mut();
+            if let Some(k) = key.take() {
+                state.waiters.remove(k);
+            }
+            if let Some(e) = state.error() {
+                return Poll::Ready(Err(e));
+            }
+            if state.closed || state.buffered() <= state.high {
+                return Poll::Ready(Ok(()));
+            }
+            key = Some(state.waiters.push_back(cx.waker()));
+            Poll::Pending
+        })
+        .await;
+        if let Some(k) = key {
+            inner.state.borrow_mut().waiters.remove(k);
+        }
+        result
+    }
+
+    /// Sets the water marks: `drain` waits above `high`, until `low`
+    /// (default `high / 4`).
+    pub fn set_write_buffer_limits(&self, high: usize, low: Option<usize>) {
+        let mut state = self.inner.state.borrow_mut();
+        state.high = high;
+        state.low = low.unwrap_or(high / 4).min(high);
+    }
+
+    /// Bytes buffered, not yet taken by the socket (asyncio's
+    /// `transport.get_write_buffer_size()`).
+    pub fn buffer_size(&self) -> usize {
+        self.inner.state.borrow().buffered()
+    }
+
+    /// Closes the write direction once the buffer is flushed (the peer reads
+    /// EOF); reading goes on.
+    pub fn write_eof(&self) -> io::Result<()> {
+        let mut state = self.inner.state.borrow_mut();
+        if let Some(e) = state.error() {
+            return Err(e);
+        }
+        state.eof_requested = true;
+        drop(state);
+        self.flush_or_finish();
+        Ok(())
+    }
+
+    /// Whether `write_eof` is supported (always).
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Closes the stream once the buffer is flushed. Use
+    /// [`wait_closed`](StreamWriter::wait_closed) to wait for that.
+    pub fn close(&self) {
+        self.inner.state.borrow_mut().close_requested = true;
+        self.flush_or_finish();
+    }
+
+    fn flush_or_finish(&self) {
+        let idle = {
+            let state = self.inner.state.borrow();
+            !state.flusher_running
+        };
+        if idle {
+            // Nothing buffered (or nobody flushing): finish now if we can.
+            let mut cx = Context::from_waker(Waker::noop());
+            if self.inner.poll_flush(&mut cx).is_pending() {
+                self.start_flusher();
+            }
+        }
+    }
+
+    /// Whether `close` was called (or the stream failed).
+    pub fn is_closing(&self) -> bool {
+        let state = self.inner.state.borrow();
+        state.close_requested || state.closed
+    }
+
+    /// Waits until `close` finished: the buffer flushed and the stream shut.
+    /// Returns the write error, if one happened.
+    pub async fn wait_closed(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        let mut key: Option<WaitKey> = None;
+        let result = poll_fn(|cx| {
+            let mut state = inner.state.borrow_mut();
+            if let Some(k) = key.take() {
+                state.waiters.remove(k);
+            }
+            if state.closed {
+                return Poll::Ready(match state.error() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                });
+            }
+            key = Some(state.waiters.push_back(cx.waker()));
+            Poll::Pending
+        })
+        .await;
+        if let Some(k) = key {
+            inner.state.borrow_mut().waiters.remove(k);
+        }
+        result
+    }
+
+    /// The peer's address (asyncio's `get_extra_info("peername")`).
+    pub fn peer_addr(&self) -> Option<&PeerAddr> {
+        self.inner.peer.as_ref()
+    }
+
+    /// This side's address (`get_extra_info("sockname")`).
+    pub fn local_addr(&self) -> Option<&PeerAddr> {
+        self.inner.local.as_ref()
+    }
+}
+
+impl Inner {
+    /// Writes the buffer out; then sends EOF or closes if asked. Ready when
+    /// there is nothing left to do (or it failed).
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut guard = self.state.borrow_mut();
+        let state = &mut *guard; // a plain &mut State: disjoint field borrows
+        let mut wakers = Vec::new();
+        let result = loop {
+            let Some(io) = state.io.as_mut() else {
+                break Poll::Ready(());
+            };
+            if state.pos < state.buf.len() {
+                match Pin::new(&mut **io).poll_write(cx, &state.buf[state.pos..]) {
+                    Poll::Ready(Ok(0)) => {
+                        state.fail(io::ErrorKind::WriteZero.into());
+                        break Poll::Ready(());
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        let before = state.buffered();
+                        state.pos += n;
+                        if before > state.low && state.buffered() <= state.low {
+                            wakers.extend(state.waiters.wake_all(()));
+                        }
+                        if state.pos == state.buf.len() {
+                            state.buf.clear();
+                            state.pos = 0;
+                        } else if state.pos > 1 << 20 && state.pos > state.buf.len() / 2 {
+                            state.buf.drain(..state.pos);
+                            state.pos = 0;
+                        }
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Poll::Ready(Err(e)) => {
+                        state.fail(e);
+                        break Poll::Ready(());
+                    }
+                    Poll::Pending => break Poll::Pending,
+                }
+                continue;
+            }
+            if state.close_requested {
+                let _ = Pin::new(&mut **io).poll_close(cx);
+                state.io = None;
+                state.closed = true;
+                if let Some(closer) = &self.closer {
+                    closer();
+                }
+                break Poll::Ready(());
+            }
+            if state.eof_requested && !state.eof_sent {
+                state.eof_sent = true;
+                if let Poll::Ready(Err(e)) = Pin::new(&mut **io).poll_close(cx) {
+                    state.fail(e);
+                }
+            }
+            break Poll::Ready(());
+        };
+        if state.closed || state.error.is_some() {
+            wakers.extend(state.waiters.wake_all(()));
+        }
+        drop(guard);
+        wake_all(wakers);
+        result
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        // Flush what is buffered (in the background if need be), then close.
+        if !self.is_closing() {
+            self.close();
+        }
+    }
+}
