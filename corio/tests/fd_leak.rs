@@ -7,7 +7,7 @@ use std::time::Duration;
 use corio::io::Async;
 use corio::net::{TcpListener, TcpStream};
 use corio::spawn;
-use futures::{AsyncReadExt, AsyncWriteExt};
+use futures::AsyncReadExt;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()

@@ -122,7 +122,7 @@ async fn owned_split_halves_work_from_two_tasks() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let echo = spawn(async move {
-        let (mut stream, _) = listener.accept().await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
         let (mut r, mut w) = stream.split();
         futures::io::copy(&mut r, &mut w).await.unwrap()
     });

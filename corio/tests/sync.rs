@@ -163,6 +163,22 @@ async fn semaphore_permit_handed_to_a_cancelled_waiter_is_not_lost() {
 }
 
 #[corio::test]
+async fn a_failed_try_acquire_takes_and_gives_nothing() {
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    for _ in 0..3 {
+        assert!(sem.try_acquire().is_none());
+    }
+    assert_eq!(
+        sem.available_permits(),
+        0,
+        "failed attempts released nothing"
+    );
+    drop(held);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+#[corio::test]
 async fn semaphore_forget_and_release() {
     let sem = Semaphore::new(1);
     sem.acquire().await.forget();

@@ -278,6 +278,15 @@ impl Core {
         }
     }
 
+    /// Drops a (not running) task's future now and forgets it, completing
+    /// it as cancelled.
+    pub(crate) fn cancel_now(&self, task: &TaskRef) {
+        task.drop_future();
+        let key = task.header().registry_key.get();
+        let registered = self.registry.borrow_mut().try_remove(key);
+        drop(registered);
+    }
+
     /// Lists the live tasks (asyncio's `all_tasks`).
     pub(crate) fn all_tasks(&self) -> Vec<TaskInfo> {
         self.registry

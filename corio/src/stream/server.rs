@@ -45,8 +45,10 @@ impl ServerState {
         if self.closed.replace(true) {
             return;
         }
-        for task in self.accept_tasks.borrow_mut().drain(..) {
-            task.cancel(); // drops the listener: the port closes at once
+        let tasks: Vec<Task<()>> = self.accept_tasks.borrow_mut().drain(..).collect();
+        for task in &tasks {
+            // Drops the listener now: the port refuses connections at once.
+            crate::task::cancel_now(task);
         }
         if let Some(path) = &self.unix_path {
             let _ = std::fs::remove_file(path);

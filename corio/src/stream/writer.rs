@@ -29,6 +29,8 @@ struct State {
     eof_requested: bool,
     eof_sent: bool,
     close_requested: bool,
+    /// The writer was dropped: flush, send EOF, release the stream.
+    dropped: bool,
     closed: bool,
     /// Tasks in `drain` or `wait_closed`, woken when the buffer falls below
     /// the low mark, on error, or on close.
@@ -75,7 +77,9 @@ struct Inner {
 /// mark — that is backpressure, which keeps memory bounded.
 ///
 /// Dropping the writer flushes what is buffered in the background, then
-/// closes: bytes written are never silently dropped. Errors (a reset peer)
+/// sends EOF (the write direction closes; the [`StreamReader`](super::StreamReader)
+/// keeps reading): bytes written are never silently dropped. [`close`](StreamWriter::close)
+/// shuts both directions, as asyncio's `close` does. Errors (a reset peer)
 /// are reported by the next `write`, `drain` or `wait_closed`.
 pub struct StreamWriter {
     inner: Rc<Inner>,
@@ -117,6 +121,7 @@ impl StreamWriter {
                     eof_requested: false,
                     eof_sent: false,
                     close_requested: false,
+                    dropped: false,
                     closed: false,
                     waiters: WaitList::default(),
                 }),
@@ -359,12 +364,14 @@ impl Inner {
                 }
                 continue;
             }
-            if state.close_requested {
+            if state.close_requested || state.dropped {
                 let _ = Pin::new(&mut **io).poll_close(cx);
                 state.io = None;
                 state.closed = true;
-                if let Some(closer) = &self.closer {
-                    closer();
+                if state.close_requested {
+                    if let Some(closer) = &self.closer {
+                        closer();
+                    }
                 }
                 break Poll::Ready(());
             }
@@ -387,9 +394,11 @@ impl Inner {
 
 impl Drop for StreamWriter {
     fn drop(&mut self) {
-        // Flush what is buffered (in the background if need be), then close.
+        // Flush what is buffered (in the background if need be), then send
+        // EOF. Unlike `close`, the read direction stays open for the reader.
         if !self.is_closing() {
-            self.close();
+            self.inner.state.borrow_mut().dropped = true;
+            self.flush_or_finish();
         }
     }
 }

@@ -66,8 +66,7 @@ impl Semaphore {
 
     /// A permit if one is free and nobody waits for it.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.try_take()
-            .then_some(SemaphorePermit { semaphore: self })
+        self.try_take().then(|| SemaphorePermit { semaphore: self })
     }
 
     fn try_take(&self) -> bool {

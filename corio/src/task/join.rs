@@ -98,6 +98,23 @@ impl<T> Task<T> {
     }
 }
 
+/// Cancels the task and drops its future right now, unless it is the task
+/// running (then as [`Task::cancel`]). For resources that must be released
+/// synchronously, like a server's listening socket on `close()`.
+pub(crate) fn cancel_now<T>(task: &Task<T>) {
+    let state = task.raw.header().state.get();
+    if state & (COMPLETE | RUNNING) != 0 {
+        task.cancel();
+        return;
+    }
+    let removed = crate::runtime::context::with_loop(task.raw.header().loop_id, |core| {
+        core.cancel_now(&task.raw)
+    });
+    if removed.is_none() {
+        task.cancel();
+    }
+}
+
 /// Requests cancellation of the task behind `task` (see [`Task::cancel`]).
 pub(crate) fn cancel_raw(task: &TaskRef) -> bool {
     let header = task.header();

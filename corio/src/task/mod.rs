@@ -22,6 +22,7 @@ pub(crate) use catch_unwind::CatchUnwind;
 pub use error::{panic_message, TaskError};
 pub use gather::{gather_all, try_gather, GatherAll, TryGather};
 pub use group::{GroupError, TaskGroup};
+pub(crate) use join::cancel_now;
 pub use join::Task;
 pub use select::{race, select, Either, Race, Select};
 pub use shield::{shield, Shield};
