@@ -37,6 +37,11 @@
 //! | `call_soon`, `call_later`, `call_at` | [`call_soon`], [`call_later`], [`call_at`] |
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`LoopHandle`] |
 //! | `all_tasks`, debug mode | [`all_tasks`], [`Builder::debug`], `CORIO_DEBUG=1` |
+//! | `Lock`, `Event`, `Condition`, `Semaphore`, `Barrier` | [`sync`] |
+//! | `Queue`, `LifoQueue`, `PriorityQueue` | [`queue`] |
+//! | `open_connection`, `start_server`, streams | [`stream`] |
+//! | sockets, `getaddrinfo` | [`net`] |
+//! | `to_thread`, `ThreadPoolExecutor` | [`to_thread`], [`executor::ThreadPool`] |
 //!
 //! ## Rules of the loop
 //!
