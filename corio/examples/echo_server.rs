@@ -20,7 +20,9 @@ async fn echo(mut reader: StreamReader, writer: StreamWriter) {
 
 #[corio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8888".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8888".to_owned());
     let server = start_server(echo, addr.as_str()).await?;
     for addr in server.local_addrs() {
         println!("echo server listening on {addr:?}");

@@ -23,13 +23,20 @@ async fn echo(mut reader: StreamReader, writer: StreamWriter) {
 #[corio::main]
 async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let connections: usize = args.get(1).map_or(1000, |s| s.parse().expect("connections: a number"));
-    let messages: usize = args.get(2).map_or(100, |s| s.parse().expect("messages: a number"));
+    let connections: usize = args
+        .get(1)
+        .map_or(1000, |s| s.parse().expect("connections: a number"));
+    let messages: usize = args
+        .get(2)
+        .map_or(100, |s| s.parse().expect("messages: a number"));
     let (addr, _server) = match args.first() {
         Some(addr) => (addr.clone(), None),
         None => {
             let server = start_server(echo, "127.0.0.1:0").await?;
-            (format!("{:?}", server.local_addrs()[0].inet().unwrap()), Some(server))
+            (
+                format!("{:?}", server.local_addrs()[0].inet().unwrap()),
+                Some(server),
+            )
         }
     };
     let start = Instant::now();

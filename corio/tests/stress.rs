@@ -35,7 +35,10 @@ fn ten_thousand_concurrent_connections() {
                     open.set(open.get() + 1);
                     peak.set(peak.get().max(open.get()));
                     while let Ok(line) = reader.read_line().await {
-                        if line.is_empty() || writer.write(&line).is_err() || writer.drain().await.is_err() {
+                        if line.is_empty()
+                            || writer.write(&line).is_err()
+                            || writer.drain().await.is_err()
+                        {
                             break;
                         }
                     }
@@ -58,14 +61,27 @@ fn ten_thousand_concurrent_connections() {
             if let Some(status) = client.try_wait().unwrap() {
                 break status;
             }
-            assert!(started.elapsed() < Duration::from_secs(120), "client did not finish in 120 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "client did not finish in 120 s"
+            );
             corio::sleep(Duration::from_millis(20)).await;
         };
         assert!(status.success(), "client process failed: {status}");
-        println!("server saw {} connections open at once; {:?} in all", peak.get(), started.elapsed());
-        assert_eq!(peak.get(), CONNECTIONS, "all connections were open at the same time");
+        println!(
+            "server saw {} connections open at once; {:?} in all",
+            peak.get(),
+            started.elapsed()
+        );
+        assert_eq!(
+            peak.get(),
+            CONNECTIONS,
+            "all connections were open at the same time"
+        );
         server.close();
-        corio::timeout(Duration::from_secs(30), server.wait_closed()).await.unwrap();
+        corio::timeout(Duration::from_secs(30), server.wait_closed())
+            .await
+            .unwrap();
         assert_eq!(open.get(), 0);
     });
 }
@@ -76,7 +92,9 @@ fn ten_thousand_concurrent_connections() {
 #[test]
 #[ignore = "helper process of ten_thousand_concurrent_connections"]
 fn stress_client() {
-    let Ok(addr) = std::env::var(CLIENT_ENV) else { return };
+    let Ok(addr) = std::env::var(CLIENT_ENV) else {
+        return;
+    };
     corio::run(async move {
         let all_open = Rc::new(Barrier::new(CONNECTIONS));
         let tasks: Vec<_> = (0..CONNECTIONS)

@@ -170,6 +170,26 @@ impl ThreadPool {
         Ok(Blocking { rx })
     }
 
+    /// Runs `f` on every item across the pool; the results in item order
+    /// (`ThreadPoolExecutor.map`).
+    pub async fn map<I, F, R>(&self, f: F, items: I) -> Vec<Result<R, TaskError>>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let jobs: Vec<Blocking<R>> = items
+            .into_iter()
+            .map(|item| {
+                let f = f.clone();
+                self.submit(move || f(item))
+            })
+            .collect();
+        crate::gather_all(jobs).await
+    }
+
     fn push(&self, job: Job) -> Result<(), PoolShutDown> {
         let mut state = self.inner.lock();
         if state.shutdown {

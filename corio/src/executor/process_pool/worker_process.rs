@@ -1,0 +1,153 @@
+//! The parent's handle on one worker process: start it, check its
+//! greeting, send a job, read the answer, reap it.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use super::protocol::{GREETING, MAX_FRAME, PARENT_ENV, WORKER_ENV};
+use super::ProcessError;
+use crate::io::Async;
+
+/// How to start a worker: this executable again, unless told otherwise.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerCommand {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+}
+
+/// How long a new worker may take to greet us.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(10);
+
+const HOOK_HELP: &str =
+    "call corio::executor::worker_main(&[...jobs]) first thing in main, so that \
+                         the worker process serves jobs instead of running the program";
+
+pub(crate) enum CallError {
+    /// The request could not be written: the worker was already gone.
+    NotDelivered,
+    /// The worker died (or broke the protocol) after taking the request.
+    Died,
+}
+
+pub(crate) struct WorkerProcess {
+    child: Option<Child>,
+    stdin: Option<Async<File>>,
+    stdout: Async<File>,
+}
+
+impl WorkerProcess {
+    pub(crate) async fn start(command: &WorkerCommand) -> Result<WorkerProcess, ProcessError> {
+        let command = command.clone();
+        // fork/exec off the loop thread.
+        let mut child = crate::executor::to_thread(move || {
+            Command::new(&command.program)
+                .args(&command.args)
+                .env(WORKER_ENV, "1")
+                .env(PARENT_ENV, std::process::id().to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+        })
+        .await
+        .map_err(|e| ProcessError::Io(e.into()))?
+        .map_err(ProcessError::Io)?;
+        let stdin = File::from(OwnedFd::from(child.stdin.take().expect("piped")));
+        let stdout = File::from(OwnedFd::from(child.stdout.take().expect("piped")));
+        let mut worker = WorkerProcess {
+            child: Some(child),
+            stdin: Some(Async::new(stdin).map_err(ProcessError::Io)?),
+            stdout: Async::new(stdout).map_err(ProcessError::Io)?,
+        };
+        let mut greeting = [0u8; 16];
+        match crate::timeout(GREETING_TIMEOUT, read_exact(&worker.stdout, &mut greeting)).await {
+            Ok(Ok(())) if &greeting == GREETING => Ok(worker),
+            Ok(Ok(())) => Err(ProcessError::WorkerStart(format!(
+                "it wrote {:?} instead of the worker greeting: {HOOK_HELP}",
+                String::from_utf8_lossy(&greeting)
+            ))),
+            Ok(Err(_)) => {
+                let status = worker.kill_and_reap();
+                let status = status.map_or_else(String::new, |s| format!(" ({s})"));
+                Err(ProcessError::WorkerStart(format!(
+                    "it exited before greeting{status}: {HOOK_HELP}"
+                )))
+            }
+            Err(_) => Err(ProcessError::WorkerStart(format!(
+                "no greeting within {GREETING_TIMEOUT:?}: {HOOK_HELP}"
+            ))),
+        }
+    }
+
+    /// Sends one framed request and returns the answer's payload.
+    pub(crate) async fn call(&mut self, request: &[u8]) -> Result<Vec<u8>, CallError> {
+        let stdin = self.stdin.as_ref().ok_or(CallError::NotDelivered)?;
+        write_all(stdin, request)
+            .await
+            .map_err(|_| CallError::NotDelivered)?;
+        let mut len = [0u8; 4];
+        read_exact(&self.stdout, &mut len)
+            .await
+            .map_err(|_| CallError::Died)?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_FRAME {
+            return Err(CallError::Died);
+        }
+        let mut payload = vec![0u8; len];
+        read_exact(&self.stdout, &mut payload)
+            .await
+            .map_err(|_| CallError::Died)?;
+        Ok(payload)
+    }
+
+    /// Kills the worker and reaps it (no zombie); its exit status.
+    pub(crate) fn kill_and_reap(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        let _ = child.kill();
+        // After SIGKILL the wait is immediate.
+        child.wait().ok()
+    }
+
+    /// Closes the pipe (the worker exits at EOF) and reaps it.
+    pub(crate) async fn close(mut self) {
+        self.stdin = None;
+        if let Some(mut child) = self.child.take() {
+            let reaped = crate::executor::to_thread(move || child.wait()).await;
+            drop(reaped);
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+async fn read_exact(io: &Async<File>, buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = io.read_with(|mut f| f.read(&mut buf[filled..])).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        filled += n;
+    }
+    Ok(())
+}
+
+async fn write_all(io: &Async<File>, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = io.write_with(|mut f| f.write(buf)).await?;
+        buf = &buf[n..];
+    }
+    Ok(())
+}
