@@ -42,6 +42,10 @@
 //! | `open_connection`, `start_server`, streams | [`stream`] |
 //! | sockets, `getaddrinfo` | [`net`] |
 //! | `to_thread`, `ThreadPoolExecutor` | [`to_thread`], [`executor::ThreadPool`] |
+//! | `ProcessPoolExecutor` | [`executor::ProcessPool`], [`executor::worker_main`] |
+//! | subprocesses | [`process::Command`] |
+//! | `add_signal_handler` | [`signal`] |
+//! | aiofiles | [`fs`] |
 //!
 //! ## Rules of the loop
 //!
@@ -60,11 +64,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod executor;
+pub mod fs;
 pub mod io;
 pub mod net;
+pub mod process;
 pub mod queue;
 mod reactor;
 pub mod runtime;
+pub mod signal;
 pub mod stream;
 pub mod sync;
 pub mod task;

@@ -69,6 +69,11 @@ impl<T: AsFd> Async<T> {
         std::future::poll_fn(|cx| self.registration.poll_ready(cx, Direction::Write).map(Ok)).await
     }
 
+    /// Forgets read readiness: the next `readable` waits for a new edge.
+    pub(crate) fn clear_readable(&self) {
+        self.registration.clear_ready(Direction::Read);
+    }
+
     /// Forgets write readiness: the next `writable` waits for a new edge.
     pub(crate) fn clear_writable(&self) {
         self.registration.clear_ready(Direction::Write);
