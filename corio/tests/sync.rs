@@ -11,20 +11,8 @@ use corio::{spawn, timeout, yield_now};
 
 const MS: Duration = Duration::from_millis(1);
 
-/// Lets every ready task run until all are parked.
-async fn settle() {
-    for _ in 0..10 {
-        yield_now().await;
-    }
-}
-
-/// Awaits `f`, failing (instead of hanging) if a lost wake-up leaves it stuck:
-/// on the paused clock the hour passes at once when every task is parked.
-async fn must_finish<F: std::future::Future>(f: F) -> F::Output {
-    timeout(Duration::from_secs(3600), f)
-        .await
-        .expect("stuck: a permit, item or wake-up was lost")
-}
+mod common;
+use common::{must_finish, settle};
 
 #[corio::test(paused)]
 async fn lock_waiters_acquire_in_arrival_order() {

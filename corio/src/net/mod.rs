@@ -8,6 +8,7 @@
 mod addr;
 mod connect;
 mod options;
+#[macro_use]
 mod split;
 mod tcp_listener;
 mod tcp_stream;

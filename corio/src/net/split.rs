@@ -170,3 +170,94 @@ macro_rules! write_impl {
 
 write_impl!(WriteHalf<'a, S>);
 write_impl!(OwnedWriteHalf<S>);
+
+/// The trait impls every stream socket (`TcpStream`, `UnixStream`) shares:
+/// sealed `SplitStream`, `AsFd`, `AsyncRead`, and `AsyncWrite` whose
+/// `poll_close` shuts down the write side. The type has an
+/// `io: Async<T>` field and a `shutdown(&self, Shutdown)` method.
+macro_rules! stream_socket_impls {
+    ($ty:ty) => {
+        impl $crate::net::split::sealed::Sealed for $ty {}
+
+        impl $crate::net::SplitStream for $ty {
+            fn poll_read_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io
+                    .poll_read_with(cx, |mut s| std::io::Read::read(&mut s, buf))
+            }
+
+            fn poll_write_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io
+                    .poll_write_with(cx, |mut s| std::io::Write::write(&mut s, buf))
+            }
+
+            fn poll_write_vectored_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.io
+                    .poll_write_with(cx, |mut s| std::io::Write::write_vectored(&mut s, bufs))
+            }
+
+            fn shutdown_priv(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+                self.shutdown(how)
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.as_fd()
+            }
+        }
+
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::SplitStream::poll_read_priv(&*self, cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::SplitStream::poll_write_priv(&*self, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::SplitStream::poll_write_vectored_priv(&*self, cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(())) // no user-space buffer
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}

@@ -205,27 +205,47 @@ impl StreamWriter {
     /// Waits while the buffer is above the high-water mark, until it falls to
     /// the low mark (asyncio's `drain`). Reports a write error, if any.
     pub async fn drain(&self) -> io::Result<()> {
-        let mut key: Option<WaitKey> = None;
-        let inner = &self.inner;
-        let result = poll_fn(|cx| {
-            let mut state = inner.state.borrow_mut();
-            if let Some(k) = key.take() {
-                state.waiters.remove(k);
-            }
-            if let Some(e) = state.error() {
-                return Poll::Ready(Err(e));
-            }
-            if state.closed || state.buffered() <= state.high {
-                return Poll::Ready(Ok(()));
-            }
-            key = Some(state.waiters.push_back(cx.waker()));
-            Poll::Pending
+        self.wait_until(|state| match state.error() {
+            Some(e) => Some(Err(e)),
+            None if state.closed || state.buffered() <= state.high => Some(Ok(())),
+            None => None,
         })
-        .await;
-        if let Some(k) = key {
-            inner.state.borrow_mut().waiters.remove(k);
+        .await
+    }
+
+    /// Parks in the writer's wait list until `check` gives a value; woken
+    /// when the buffer falls to the low mark, on error and on close.
+    async fn wait_until<T>(&self, mut check: impl FnMut(&State) -> Option<T>) -> T {
+        /// Leaves the wait list however the wait ends (also when cancelled).
+        struct Parked<'a> {
+            inner: &'a Inner,
+            key: Option<WaitKey>,
         }
-        result
+        impl Drop for Parked<'_> {
+            fn drop(&mut self) {
+                if let Some(key) = self.key.take() {
+                    self.inner.state.borrow_mut().waiters.remove(key);
+                }
+            }
+        }
+        let mut parked = Parked {
+            inner: &self.inner,
+            key: None,
+        };
+        poll_fn(|cx| {
+            let mut state = parked.inner.state.borrow_mut();
+            if let Some(key) = parked.key.take() {
+                state.waiters.remove(key);
+            }
+            match check(&state) {
+                Some(value) => Poll::Ready(value),
+                None => {
+                    parked.key = Some(state.waiters.push_back(cx.waker()));
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// Sets the water marks: `drain` waits above `high`, until `low`
@@ -290,27 +310,13 @@ impl StreamWriter {
     /// Waits until `close` finished: the buffer flushed and the stream shut.
     /// Returns the write error, if one happened.
     pub async fn wait_closed(&self) -> io::Result<()> {
-        let inner = &self.inner;
-        let mut key: Option<WaitKey> = None;
-        let result = poll_fn(|cx| {
-            let mut state = inner.state.borrow_mut();
-            if let Some(k) = key.take() {
-                state.waiters.remove(k);
-            }
-            if state.closed {
-                return Poll::Ready(match state.error() {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                });
-            }
-            key = Some(state.waiters.push_back(cx.waker()));
-            Poll::Pending
+        self.wait_until(|state| {
+            state.closed.then(|| match state.error() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            })
         })
-        .await;
-        if let Some(k) = key {
-            inner.state.borrow_mut().waiters.remove(k);
-        }
-        result
+        .await
     }
 
     /// The peer's address (asyncio's `get_extra_info("peername")`).
