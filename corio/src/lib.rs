@@ -65,6 +65,9 @@
 
 pub mod executor;
 pub mod fs;
+#[cfg(feature = "hyper")]
+#[path = "hyper_rt/mod.rs"]
+pub mod hyper;
 pub mod io;
 pub mod net;
 pub mod process;
@@ -76,6 +79,8 @@ pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use executor::to_thread;
 pub use runtime::{

@@ -18,7 +18,7 @@ pub(crate) fn unix(stream: UnixStream) -> (StreamReader, StreamWriter) {
     pair(stream, peer, local)
 }
 
-fn pair<S: SplitStream + 'static>(
+pub(crate) fn pair<S: SplitStream + 'static>(
     stream: S,
     peer: Option<PeerAddr>,
     local: Option<PeerAddr>,

@@ -19,10 +19,10 @@
 //! });
 //! ```
 
-mod connection;
+pub(crate) mod connection;
 mod error;
 mod reader;
-mod server;
+pub(crate) mod server;
 mod writer;
 
 use std::io;

@@ -5,26 +5,50 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use slab::Slab;
 
 use super::{connection, PeerAddr, StreamReader, StreamWriter};
-use crate::net::{lookup_host, BindOptions, TcpListener, ToSocketAddrs, UnixListener};
+use crate::net::{
+    lookup_host, BindOptions, TcpListener, TcpStream, ToSocketAddrs, UnixListener, UnixStream,
+};
 use crate::sync::Event;
 use crate::task::Task;
 
-enum Listener {
+pub(crate) enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener),
 }
 
+/// A freshly accepted connection, before it becomes a reader/writer pair.
+pub(crate) enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Turns an accepted connection into streams (plain, or after a TLS
+/// handshake); runs in the connection's own task.
+pub(crate) type Upgrade =
+    Rc<dyn Fn(Accepted) -> Pin<Box<dyn Future<Output = io::Result<(StreamReader, StreamWriter)>>>>>;
+
+/// The plain upgrade: no handshake.
+pub(crate) fn plain() -> Upgrade {
+    Rc::new(|accepted| {
+        Box::pin(std::future::ready(Ok(match accepted {
+            Accepted::Tcp(s) => connection::tcp(s),
+            Accepted::Unix(s) => connection::unix(s),
+        })))
+    })
+}
+
 impl Listener {
-    async fn accept(&self) -> io::Result<(StreamReader, StreamWriter)> {
+    async fn accept(&self) -> io::Result<Accepted> {
         match self {
-            Listener::Tcp(l) => Ok(connection::tcp(l.accept().await?.0)),
-            Listener::Unix(l) => Ok(connection::unix(l.accept().await?.0)),
+            Listener::Tcp(l) => Ok(Accepted::Tcp(l.accept().await?.0)),
+            Listener::Unix(l) => Ok(Accepted::Unix(l.accept().await?.0)),
         }
     }
 }
@@ -126,6 +150,19 @@ where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    Ok(serve(
+        bind_all(addr, options).await?,
+        handler,
+        plain(),
+        None,
+    ))
+}
+
+/// Binds every address `addr` resolves to (once each).
+pub(crate) async fn bind_all(
+    addr: impl ToSocketAddrs,
+    options: BindOptions,
+) -> io::Result<Vec<Listener>> {
     let mut listeners = Vec::new();
     let mut seen = Vec::new();
     for addr in lookup_host(addr).await? {
@@ -135,7 +172,7 @@ where
         seen.push(addr);
         listeners.push(Listener::Tcp(TcpListener::bind_addr(addr, options)?));
     }
-    Ok(serve(listeners, handler, None))
+    Ok(listeners)
 }
 
 /// Like [`start_server`], on a Unix socket at `path` (removed again when
@@ -147,10 +184,20 @@ where
 {
     let path = path.as_ref().to_path_buf();
     let listener = UnixListener::bind(&path)?;
-    Ok(serve(vec![Listener::Unix(listener)], handler, Some(path)))
+    Ok(serve(
+        vec![Listener::Unix(listener)],
+        handler,
+        plain(),
+        Some(path),
+    ))
 }
 
-fn serve<F, Fut>(listeners: Vec<Listener>, handler: F, unix_path: Option<PathBuf>) -> Server
+pub(crate) fn serve<F, Fut>(
+    listeners: Vec<Listener>,
+    handler: F,
+    upgrade: Upgrade,
+    unix_path: Option<PathBuf>,
+) -> Server
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -179,7 +226,7 @@ where
         .map(|listener| {
             crate::spawn_named(
                 "corio server accept",
-                accept_loop(listener, handler.clone(), state.clone()),
+                accept_loop(listener, handler.clone(), upgrade.clone(), state.clone()),
             )
         })
         .collect();
@@ -187,24 +234,32 @@ where
     Server { state }
 }
 
-async fn accept_loop<F, Fut>(listener: Listener, handler: Rc<F>, state: Rc<ServerState>)
-where
+async fn accept_loop<F, Fut>(
+    listener: Listener,
+    handler: Rc<F>,
+    upgrade: Upgrade,
+    state: Rc<ServerState>,
+) where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     loop {
         match listener.accept().await {
-            Ok((reader, writer)) => {
+            Ok(accepted) => {
                 let key = state.handlers.borrow().vacant_key();
                 let guard = HandlerGuard {
                     state: state.clone(),
                     key,
                 };
                 state.idle.clear();
-                let handler_future = handler(reader, writer);
+                let (handler, upgrade) = (handler.clone(), upgrade.clone());
                 let task = crate::spawn(async move {
                     let _guard = guard;
-                    handler_future.await;
+                    match upgrade(accepted).await {
+                        Ok((reader, writer)) => handler(reader, writer).await,
+                        // A failed TLS handshake ends just this connection.
+                        Err(e) => eprintln!("corio: server connection setup failed: {e}"),
+                    }
                 });
                 state.handlers.borrow_mut().insert(task);
             }

@@ -28,6 +28,9 @@ struct State {
     flusher_running: bool,
     eof_requested: bool,
     eof_sent: bool,
+    /// Bytes were written since the last successful `poll_flush` (a TLS
+    /// stream holds records until flushed; a socket flushes at once).
+    unflushed: bool,
     close_requested: bool,
     /// The writer was dropped: flush, send EOF, release the stream.
     dropped: bool,
@@ -120,6 +123,7 @@ impl StreamWriter {
                     flusher_running: false,
                     eof_requested: false,
                     eof_sent: false,
+                    unflushed: false,
                     close_requested: false,
                     dropped: false,
                     closed: false,
@@ -148,23 +152,34 @@ impl StreamWriter {
         let mut data = data;
         if state.buffered() == 0 && !state.flusher_running {
             // Fast path: hand it to the socket right away.
+            let state = &mut *state; // plain &mut State: disjoint field borrows
             let io = state.io.as_mut().expect("open writer has its stream");
             let mut cx = Context::from_waker(Waker::noop());
+            let mut failed = None;
             while !data.is_empty() {
                 match Pin::new(&mut **io).poll_write(&mut cx, data) {
                     Poll::Ready(Ok(0)) => break,
                     Poll::Ready(Ok(n)) => data = &data[n..],
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(e)) => {
-                        state.fail(e);
-                        return Err(state.error().expect("just failed"));
+                        failed = Some(e);
+                        break;
                     }
                     Poll::Pending => break,
                 }
             }
-            if data.is_empty() {
-                return Ok(());
+            if failed.is_none() && data.is_empty() {
+                match Pin::new(&mut **io).poll_flush(&mut cx) {
+                    Poll::Ready(Ok(())) => return Ok(()),
+                    Poll::Ready(Err(e)) => failed = Some(e),
+                    Poll::Pending => {}
+                }
             }
+            if let Some(e) = failed {
+                state.fail(e);
+                return Err(state.error().expect("just failed"));
+            }
+            state.unflushed = true;
             state.buf.clear();
             state.pos = 0;
         }
@@ -348,6 +363,7 @@ impl Inner {
                         break Poll::Ready(());
                     }
                     Poll::Ready(Ok(n)) => {
+                        state.unflushed = true;
                         let before = state.buffered();
                         state.pos += n;
                         if before > state.low && state.buffered() <= state.low {
@@ -369,6 +385,16 @@ impl Inner {
                     Poll::Pending => break Poll::Pending,
                 }
                 continue;
+            }
+            if state.unflushed {
+                match Pin::new(&mut **io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => state.unflushed = false,
+                    Poll::Ready(Err(e)) => {
+                        state.fail(e);
+                        break Poll::Ready(());
+                    }
+                    Poll::Pending => break Poll::Pending,
+                }
             }
             if state.close_requested || state.dropped {
                 let _ = Pin::new(&mut **io).poll_close(cx);
