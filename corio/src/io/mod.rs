@@ -5,4 +5,7 @@ mod async_fd;
 mod nonblocking;
 
 pub use async_fd::Async;
+/// The byte-stream traits corio's streams implement (from `futures-io`),
+/// re-exported so users need not depend on it to name them.
+pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 pub(crate) use nonblocking::set_nonblocking;
