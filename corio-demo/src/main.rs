@@ -216,7 +216,7 @@ async fn demo(options: Options) {
         speedup(cpu_processes),
     ));
 
-    println!("\n{:<30} {:>10}   {}", "", "time", "");
+    println!("\n{:<30} {:>10}", "", "time");
     for (name, time, note) in &table {
         println!("{name:<30} {:>10.2?}   {note}", time);
     }
