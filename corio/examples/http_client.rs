@@ -14,14 +14,21 @@ use hyper::{Request, Uri};
 
 #[corio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url: Uri = std::env::args().nth(1).unwrap_or_else(|| "http://127.0.0.1:3000/".to_owned()).parse()?;
+    let url: Uri = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:3000/".to_owned())
+        .parse()?;
     let host = url.host().ok_or("the URL has no host")?;
     let port = url.port_u16().unwrap_or(80);
     let stream = TcpStream::connect((host, port)).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(HyperIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(HyperIo::new(stream)).await?;
     corio::spawn(connection).detach(); // drives the connection while we use it
     let request = Request::get(url.path_and_query().map_or("/", |p| p.as_str()))
-        .header(hyper::header::HOST, url.authority().map_or(host, |a| a.as_str()))
+        .header(
+            hyper::header::HOST,
+            url.authority().map_or(host, |a| a.as_str()),
+        )
         .body(Empty::<Bytes>::new())?;
     let response = sender.send_request(request).await?;
     println!("{}", response.status());

@@ -14,12 +14,17 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from(format!("Hello from corio: {}\n", req.uri().path())))))
+    Ok(Response::new(Full::new(Bytes::from(format!(
+        "Hello from corio: {}\n",
+        req.uri().path()
+    )))))
 }
 
 #[corio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let listener = TcpListener::bind(addr.as_str()).await?;
     println!("listening on http://{}", listener.local_addr()?);
     loop {

@@ -114,6 +114,33 @@ impl<T: AsFd> Async<T> {
     }
 }
 
+impl<T: AsFd> Async<T> {
+    /// A stream read into a buffer of `len` bytes (see
+    /// `Registration::poll_io_len`: a short read clears readiness).
+    pub(crate) fn poll_read_len(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let io = self.get_ref();
+        self.registration
+            .poll_io_len(cx, Direction::Read, len, || op(io))
+    }
+
+    /// A stream write of `len` bytes (a short write clears readiness).
+    pub(crate) fn poll_write_len(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let io = self.get_ref();
+        self.registration
+            .poll_io_len(cx, Direction::Write, len, || op(io))
+    }
+}
+
 impl<T: AsFd> AsFd for Async<T> {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.get_ref().as_fd()

@@ -186,7 +186,7 @@ macro_rules! stream_socket_impls {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.io
-                    .poll_read_with(cx, |mut s| std::io::Read::read(&mut s, buf))
+                    .poll_read_len(cx, buf.len(), |mut s| std::io::Read::read(&mut s, buf))
             }
 
             fn poll_write_priv(
@@ -195,7 +195,7 @@ macro_rules! stream_socket_impls {
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 self.io
-                    .poll_write_with(cx, |mut s| std::io::Write::write(&mut s, buf))
+                    .poll_write_len(cx, buf.len(), |mut s| std::io::Write::write(&mut s, buf))
             }
 
             fn poll_write_vectored_priv(

@@ -1,6 +1,6 @@
 //! `TcpStream`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -65,12 +65,12 @@ impl TcpStream {
 
     /// Reads into `buf`; 0 means the peer closed its side.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|mut s| s.read(buf)).await
+        std::future::poll_fn(|cx| crate::net::SplitStream::poll_read_priv(self, cx, buf)).await
     }
 
     /// Writes some of `buf`; returns how much.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|mut s| s.write(buf)).await
+        std::future::poll_fn(|cx| crate::net::SplitStream::poll_write_priv(self, cx, buf)).await
     }
 
     /// Writes all of `buf`.

@@ -1,6 +1,6 @@
 //! Unix domain sockets: `UnixListener`, `UnixStream`, `UnixDatagram`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
@@ -90,12 +90,12 @@ impl UnixStream {
 
     /// Reads into `buf`; 0 means the peer closed its side.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|mut s| s.read(buf)).await
+        std::future::poll_fn(|cx| crate::net::SplitStream::poll_read_priv(self, cx, buf)).await
     }
 
     /// Writes some of `buf`.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|mut s| s.write(buf)).await
+        std::future::poll_fn(|cx| crate::net::SplitStream::poll_write_priv(self, cx, buf)).await
     }
 
     /// Shuts down one or both directions.

@@ -136,6 +136,28 @@ impl Registration {
     }
 }
 
+impl Registration {
+    /// Like [`poll_io`](Self::poll_io) for a stream read or write of `len`
+    /// bytes: a short transfer means the socket buffer was drained (or
+    /// filled), so readiness is cleared at once and the next call waits for
+    /// the next edge instead of spending a system call on `EAGAIN`.
+    pub(crate) fn poll_io_len(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        len: usize,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let result = std::task::ready!(self.poll_io(cx, dir, op));
+        if let Ok(n) = result {
+            if n > 0 && n < len {
+                self.clear_ready(dir);
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         // Outside its loop (the loop is gone), the epoll instance is gone

@@ -42,6 +42,9 @@ pub(crate) struct Core {
     pub(crate) id: u64,
     pub(crate) shared: Arc<Shared>,
     pub(crate) clock: Clock,
+    /// The clock as read at the last reactor poll: good enough to tell
+    /// whether a deadline already passed, without another clock read.
+    cached_now: Cell<Instant>,
     pub(crate) timers: RefCell<Timers>,
     pub(crate) reactor: Reactor,
     queue: RefCell<VecDeque<Runnable>>,
@@ -62,11 +65,16 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(id: u64, config: CoreConfig) -> std::io::Result<Core> {
         let (reactor, waker) = Reactor::new()?;
+        let shared = Arc::new(Shared::new(id, waker));
+        super::shared::register(&shared);
+        let clock = Clock::new(config.paused);
+        let timers = RefCell::new(Timers::new(clock.now()));
         Ok(Core {
             id,
-            shared: Arc::new(Shared::new(id, waker)),
-            clock: Clock::new(config.paused),
-            timers: RefCell::new(Timers::default()),
+            shared,
+            cached_now: Cell::new(clock.now()),
+            clock,
+            timers,
             reactor,
             queue: RefCell::new(VecDeque::with_capacity(256)),
             registry: RefCell::new(Slab::new()),
@@ -91,20 +99,16 @@ impl Core {
         self.next_task_id.set(id + 1);
         let meta = TaskMeta {
             loop_id: self.id,
-            shared: self.shared.clone(),
             id,
             name,
             location,
         };
-        let ptr = raw::allocate(future, meta);
-        let handle = TaskRef::new_ref(ptr);
+        let [handle, registered, queued] = raw::allocate(future, meta);
         let header = handle.header();
         header.state.set(SCHEDULED);
-        let key = self.registry.borrow_mut().insert(TaskRef::new_ref(ptr));
+        let key = self.registry.borrow_mut().insert(registered);
         header.registry_key.set(key);
-        self.queue
-            .borrow_mut()
-            .push_back(Runnable::Task(TaskRef::new_ref(ptr)));
+        self.queue.borrow_mut().push_back(Runnable::Task(queued));
         handle
     }
 
@@ -122,6 +126,11 @@ impl Core {
         }
         header.state.set(state | SCHEDULED);
         self.queue.borrow_mut().push_back(Runnable::Task(task));
+    }
+
+    /// The clock as of the last reactor poll (never later than the truth).
+    pub(crate) fn cached_now(&self) -> Instant {
+        self.cached_now.get()
     }
 
     pub(crate) fn push_callback(&self, callback: Rc<dyn Callback>) {
@@ -328,8 +337,12 @@ impl Core {
             drop(tasks);
             drop(queued);
         }
-        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        let timers = std::mem::replace(
+            &mut *self.timers.borrow_mut(),
+            Timers::new(self.clock.now()),
+        );
         drop(timers);
+        super::shared::unregister(self.id);
         drop(self.shared.close());
     }
 }

@@ -1,8 +1,9 @@
 //! The part of a loop other threads may touch: the injection queue and the
 //! eventfd that wakes a sleeping loop.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use crate::task::raw::ForeignTask;
 
@@ -111,4 +112,37 @@ impl Shared {
     pub(crate) fn take_stop_request(&self) -> bool {
         self.stop_requested.swap(false, Ordering::AcqRel)
     }
+}
+
+/// Every live loop by id, for wakes that come from other threads (the slow
+/// path; a local wake never looks here). Tasks keep only their loop's id,
+/// which saves an `Arc` clone and drop per task.
+fn loops() -> &'static Mutex<HashMap<u64, Weak<Shared>>> {
+    static LOOPS: OnceLock<Mutex<HashMap<u64, Weak<Shared>>>> = OnceLock::new();
+    LOOPS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Makes `shared` reachable by [`lookup`].
+pub(crate) fn register(shared: &Arc<Shared>) {
+    loops()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(shared.id, Arc::downgrade(shared));
+}
+
+/// Forgets a closed loop.
+pub(crate) fn unregister(id: u64) {
+    loops()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+}
+
+/// The loop `id`, if it is still open.
+pub(crate) fn lookup(id: u64) -> Option<Arc<Shared>> {
+    loops()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&id)
+        .and_then(Weak::upgrade)
 }

@@ -5,8 +5,9 @@
 //! - The future `F` and output `T` are only created, polled, dropped and
 //!   moved on the loop's own thread (they need not be `Send`).
 //! - Any thread may clone, wake or drop a waker. Off the loop thread that
-//!   touches only `refs` (atomic), and the immutable `loop_id` / `shared`
-//!   fields; a wake is handed to the loop through its injection queue.
+//!   touches only `refs` (atomic) and the immutable `loop_id`; a wake is
+//!   handed to the loop through its injection queue, found by id in the
+//!   global loop table.
 //! - By the time the last reference goes (possibly on another thread), the
 //!   stage is `Consumed`: the loop thread already dropped `F` and `T`, so
 //!   freeing the memory runs no code of theirs.
@@ -20,10 +21,9 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::runtime::{context, Shared};
+use crate::runtime::context;
 use crate::task::coop;
 use crate::task::TaskError;
 
@@ -70,10 +70,9 @@ pub(crate) struct Header {
     refs: AtomicUsize,
     pub(crate) state: Cell<u8>,
     vtable: &'static VTable,
-    /// The loop this task belongs to (to tell a local wake from a foreign one).
+    /// The loop this task belongs to (to tell a local wake from a foreign
+    /// one, and to find the loop for a foreign wake).
     pub(crate) loop_id: u64,
-    /// Where foreign wakes go.
-    shared: Arc<Shared>,
     pub(crate) id: u64,
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) location: &'static Location<'static>,
@@ -97,7 +96,6 @@ struct TaskCell<F: Future> {
 /// Everything needed to allocate a task.
 pub(crate) struct TaskMeta {
     pub(crate) loop_id: u64,
-    pub(crate) shared: Arc<Shared>,
     pub(crate) id: u64,
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) location: &'static Location<'static>,
@@ -108,16 +106,16 @@ pub(crate) struct TaskRef {
     ptr: NonNull<Header>,
 }
 
-/// Allocates a task holding `future`, with `initial_refs` references, all
-/// returned to the caller as separate `TaskRef`s by [`TaskRef::from_raw_count`].
-pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> NonNull<Header> {
+/// Allocates a task holding `future` and returns its three first references:
+/// for the `Task` handle, the registry and the ready queue (counted once,
+/// not with three atomic increments).
+pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskRef; 3] {
     let cell = Box::new(TaskCell {
         header: Header {
-            refs: AtomicUsize::new(0),
+            refs: AtomicUsize::new(3),
             state: Cell::new(0),
             vtable: vtable::<F>(),
             loop_id: meta.loop_id,
-            shared: meta.shared,
             id: meta.id,
             name: meta.name,
             location: meta.location,
@@ -126,7 +124,8 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> NonNul
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))),
     });
-    NonNull::from(Box::leak(cell)).cast()
+    let ptr: NonNull<Header> = NonNull::from(Box::leak(cell)).cast();
+    [TaskRef { ptr }, TaskRef { ptr }, TaskRef { ptr }]
 }
 
 fn vtable<F: Future + 'static>() -> &'static VTable {
@@ -239,8 +238,11 @@ pub(crate) fn schedule(task: TaskRef) {
         return;
     }
     let task = slot.expect("the loop was not current, so the task is still here");
-    let shared = task.header().shared.clone();
-    shared.inject_wake(ForeignTask(task));
+    // A wake from another thread (or while the loop is not running): find
+    // the loop by id. If it is gone, the task's future is gone too.
+    if let Some(shared) = crate::runtime::shared::lookup(loop_id) {
+        shared.inject_wake(ForeignTask(task));
+    }
 }
 
 /// A task reference crossing threads on its way to its loop's queue.

@@ -31,6 +31,15 @@ pub fn sleep(duration: Duration) -> Sleep {
     }
 }
 
+/// A sleep whose deadline counts from its first poll: no clock read until
+/// then (a `timeout` around a future that is ready at once never reads it).
+pub(crate) fn sleep_from_first_poll(duration: Duration) -> Sleep {
+    Sleep {
+        deadline: Deadline::After(duration),
+        timer: None,
+    }
+}
+
 /// Waits until `deadline`, an instant of the loop's clock ([`super::now`]).
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
@@ -116,7 +125,12 @@ impl Future for Sleep {
                     coop::poll_proceed(cx)
                 }
                 _ => {
-                    if core.clock.now() >= deadline {
+                    // The cached time is never ahead of the real one: a sleep
+                    // it calls due is due. One it calls pending may in truth
+                    // be due already; the timer then fires at the next poll.
+                    if core.cached_now() >= deadline
+                        || (core.clock.is_paused() && core.clock.now() >= deadline)
+                    {
                         return coop::poll_proceed(cx);
                     }
                     let key = core

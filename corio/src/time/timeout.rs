@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::sleep::{sleep, sleep_until, Sleep};
+use super::sleep::{sleep_from_first_poll, sleep_until, Sleep};
 
 /// The deadline of a [`timeout`] passed before its future finished
 /// (asyncio's `TimeoutError`).
@@ -48,7 +48,9 @@ impl<F> Timeout<F> {
 /// future dropped, which cancels it (asyncio's `wait_for` / `timeout`).
 ///
 /// The future is polled before the deadline is checked, so one that is
-/// ready at once succeeds even with a zero timeout. A [`Task`](crate::Task)
+/// ready at once succeeds even with a zero timeout. The deadline counts from
+/// the first poll (for the usual `timeout(d, f).await`, the same instant as
+/// the call), so a future ready at once costs no clock read. A [`Task`](crate::Task)
 /// passed here is detached on timeout, not cancelled (dropping a `Task`
 /// handle detaches it); call [`Task::cancel`](crate::Task::cancel) to stop it.
 ///
@@ -65,7 +67,7 @@ impl<F> Timeout<F> {
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: sleep(duration),
+        sleep: sleep_from_first_poll(duration),
     }
 }
 

@@ -1,16 +1,33 @@
-//! The timer store: a binary heap of deadlines over a slab of entries.
-//! Cancelling removes the entry at once and leaves a stale heap node that is
-//! skipped (and compacted away when stale nodes outnumber live ones).
+//! The timer store: a hierarchical timing wheel with 1 ms ticks.
+//!
+//! Six levels of 64 slots; a slot of level L spans 64^L ticks, so the wheel
+//! covers 64^6 ms (about 2,177 days; later deadlines wait in the top level
+//! and are re-filed as it turns). Each slot is an intrusive doubly linked
+//! list of entries living in a slab, so inserting and cancelling cost O(1)
+//! and no allocation once the slab has grown. Turning the wheel fires the
+//! entries of level-0 slots and re-files ("cascades") those of higher
+//! levels closer to their deadline. An occupancy bitmap per level finds the
+//! next busy slot without scanning.
+//!
+//! A deadline is rounded up to the next tick, so a timer never fires early
+//! and at most 1 ms late (the epoll timeout has 1 ms resolution anyway).
+//! Timers due in the same tick fire in the order they were scheduled.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::rc::Rc;
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use slab::Slab;
 
 use crate::runtime::callback::Callback;
+
+const LEVELS: usize = 6;
+const SLOTS: usize = 64;
+const SLOT_BITS: u32 = 6;
+const NIL: usize = usize::MAX;
+/// The level marker of an entry already due when inserted.
+const DUE: u8 = u8::MAX;
+const TICK_NANOS: u32 = 1_000_000;
 
 /// What happens when a timer fires.
 pub(crate) enum TimerAction {
@@ -29,24 +46,137 @@ pub(crate) struct TimerKey {
 
 struct Entry {
     seq: u64,
+    tick: u64,
     action: TimerAction,
+    level: u8,
+    slot: u8,
+    prev: usize,
+    next: usize,
 }
 
-#[derive(Default)]
 pub(crate) struct Timers {
-    /// (deadline, sequence, slot): equal deadlines fire in insertion order.
-    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    /// Tick 0. Ticks are whole milliseconds after it.
+    origin: Instant,
+    /// Every tick up to this one has been processed.
+    elapsed: u64,
     entries: Slab<Entry>,
+    heads: [[usize; SLOTS]; LEVELS],
+    tails: [[usize; SLOTS]; LEVELS],
+    occupied: [u64; LEVELS],
+    /// Entries already due when inserted, in insertion order.
+    due: Vec<TimerKey>,
     next_seq: u64,
 }
 
 impl Timers {
+    pub(crate) fn new(origin: Instant) -> Timers {
+        Timers {
+            origin,
+            elapsed: 0,
+            entries: Slab::new(),
+            heads: [[NIL; SLOTS]; LEVELS],
+            tails: [[NIL; SLOTS]; LEVELS],
+            occupied: [0; LEVELS],
+            due: Vec::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// The tick at or after `deadline` (rounding up: never early).
+    fn tick_at_or_after(&self, deadline: Instant) -> u64 {
+        // u64 arithmetic on seconds and nanoseconds: no u128 division.
+        let since = deadline.saturating_duration_since(self.origin);
+        since
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(since.subsec_nanos().div_ceil(TICK_NANOS)))
+    }
+
+    /// The last tick that has fully passed at `now`.
+    fn tick_passed(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.origin);
+        since
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(since.subsec_nanos() / TICK_NANOS))
+    }
+
+    fn instant_of(&self, tick: u64) -> Instant {
+        self.origin
+            .checked_add(Duration::from_millis(tick))
+            .unwrap_or_else(|| self.origin + Duration::from_secs(1 << 40))
+    }
+
     pub(crate) fn insert(&mut self, deadline: Instant, action: TimerAction) -> TimerKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = self.entries.insert(Entry { seq, action });
-        self.heap.push(Reverse((deadline, seq, slot)));
-        TimerKey { slot, seq }
+        let tick = self.tick_at_or_after(deadline);
+        let slot = self.entries.insert(Entry {
+            seq,
+            tick,
+            action,
+            level: DUE,
+            slot: 0,
+            prev: NIL,
+            next: NIL,
+        });
+        let key = TimerKey { slot, seq };
+        self.file(key.slot);
+        key
+    }
+
+    /// Puts an entry in the slot its tick belongs to, seen from `elapsed`
+    /// (or on the due list).
+    fn file(&mut self, index: usize) {
+        let tick = self.entries[index].tick;
+        if tick <= self.elapsed {
+            let seq = self.entries[index].seq;
+            self.entries[index].level = DUE;
+            self.due.push(TimerKey { slot: index, seq });
+            return;
+        }
+        let level = level_for(self.elapsed, tick);
+        let slot = ((tick >> (SLOT_BITS * level as u32)) & (SLOTS as u64 - 1)) as usize;
+        let tail = self.tails[level][slot];
+        {
+            let entry = &mut self.entries[index];
+            entry.level = level as u8;
+            entry.slot = slot as u8;
+            entry.prev = tail;
+            entry.next = NIL;
+        }
+        if tail == NIL {
+            self.heads[level][slot] = index;
+        } else {
+            self.entries[tail].next = index;
+        }
+        self.tails[level][slot] = index;
+        self.occupied[level] |= 1 << slot;
+    }
+
+    /// Takes an entry out of its slot list.
+    fn unlink(&mut self, index: usize) {
+        let (level, slot, prev, next) = {
+            let e = &self.entries[index];
+            (e.level, e.slot as usize, e.prev, e.next)
+        };
+        if level == DUE {
+            return; // the due list skips removed keys
+        }
+        let level = level as usize;
+        if prev == NIL {
+            self.heads[level][slot] = next;
+        } else {
+            self.entries[prev].next = next;
+        }
+        if next == NIL {
+            self.tails[level][slot] = prev;
+        } else {
+            self.entries[next].prev = prev;
+        }
+        if self.heads[level][slot] == NIL {
+            self.occupied[level] &= !(1 << slot);
+        }
     }
 
     fn entry_mut(&mut self, key: TimerKey) -> Option<&mut Entry> {
@@ -72,37 +202,164 @@ impl Timers {
     /// outside any borrow.
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<TimerAction> {
         self.entry_mut(key)?;
-        let entry = self.entries.remove(key.slot);
-        if self.heap.len() > 1024 && self.heap.len() > 2 * self.entries.len() {
-            let entries = &self.entries;
-            self.heap.retain(|Reverse((_, seq, slot))| {
-                entries.get(*slot).is_some_and(|e| e.seq == *seq)
-            });
-        }
-        Some(entry.action)
+        self.unlink(key.slot);
+        Some(self.entries.remove(key.slot).action)
     }
 
-    /// The earliest pending deadline.
+    /// The next busy slot of `level` and the tick it starts at.
+    fn next_in_level(&self, level: usize) -> Option<(usize, u64)> {
+        let occupied = self.occupied[level];
+        if occupied == 0 {
+            return None;
+        }
+        let shift = SLOT_BITS * level as u32;
+        let slot_range = 1u64 << shift;
+        let level_range = slot_range << SLOT_BITS;
+        let now_slot = ((self.elapsed >> shift) & (SLOTS as u64 - 1)) as u32;
+        let slot = (occupied.rotate_right(now_slot).trailing_zeros() + now_slot) as usize % SLOTS;
+        let level_start = self.elapsed & !(level_range.wrapping_sub(1));
+        let mut start = level_start + slot as u64 * slot_range;
+        if start <= self.elapsed {
+            start += level_range;
+        }
+        Some((slot, start))
+    }
+
+    /// The earliest tick at which something must happen: a timer fires, or
+    /// a higher-level slot must be re-filed.
+    fn next_tick(&self) -> Option<(usize, usize, u64)> {
+        if !self.due.is_empty() {
+            return Some((0, 0, self.elapsed));
+        }
+        (0..LEVELS)
+            .filter_map(|level| {
+                self.next_in_level(level)
+                    .map(|(slot, tick)| (level, slot, tick))
+            })
+            .min_by_key(|x| x.2)
+    }
+
+    /// When the loop must next look at its timers.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(Reverse((deadline, seq, slot))) = self.heap.peek().copied() {
-            if self.entries.get(slot).is_some_and(|e| e.seq == seq) {
-                return Some(deadline);
-            }
-            self.heap.pop();
-        }
-        None
+        self.next_tick().map(|(_, _, tick)| self.instant_of(tick))
     }
 
-    /// Removes every timer due at `now`, in deadline order, into `out`.
+    /// Removes every timer due at `now` into `out`, earliest tick first.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<TimerAction>) {
-        while let Some(Reverse((deadline, seq, slot))) = self.heap.peek().copied() {
-            if deadline > now {
-                break;
+        let now_tick = self.tick_passed(now);
+        loop {
+            for key in std::mem::take(&mut self.due) {
+                if self.contains(key) {
+                    out.push(self.entries.remove(key.slot).action);
+                }
             }
-            self.heap.pop();
-            if self.entries.get(slot).is_some_and(|e| e.seq == seq) {
-                out.push(self.entries.remove(slot).action);
+            let Some((level, slot, tick)) = self.next_tick() else {
+                self.elapsed = self.elapsed.max(now_tick);
+                return;
+            };
+            if tick > now_tick {
+                self.elapsed = self.elapsed.max(now_tick);
+                return;
+            }
+            self.elapsed = tick;
+            // Take the whole slot; level 0 fires, higher levels re-file.
+            let mut index = self.heads[level][slot];
+            self.heads[level][slot] = NIL;
+            self.tails[level][slot] = NIL;
+            self.occupied[level] &= !(1 << slot);
+            while index != NIL {
+                let next = self.entries[index].next;
+                if level == 0 || self.entries[index].tick <= self.elapsed {
+                    out.push(self.entries.remove(index).action);
+                } else {
+                    self.file(index);
+                }
+                index = next;
             }
         }
+    }
+}
+
+/// The level whose slots separate `elapsed` from `tick`: the highest 6-bit
+/// digit in which they differ.
+fn level_for(elapsed: u64, tick: u64) -> usize {
+    let masked = (elapsed ^ tick) | (SLOTS as u64 - 1);
+    let significant = 63 - masked.leading_zeros() as usize;
+    (significant / SLOT_BITS as usize).min(LEVELS - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_each_timer_once_never_early_across_levels() {
+        let origin = Instant::now();
+        let mut timers = Timers::new(origin);
+        // Deadlines spread over every level, including sub-millisecond ones.
+        let deadlines: Vec<Duration> = [
+            0u64, 1, 2, 63, 64, 65, 4095, 4096, 4097, 262_143, 262_144, 300_000, 20_000_000,
+        ]
+        .iter()
+        .flat_map(|&ms| {
+            [
+                Duration::from_millis(ms),
+                Duration::from_millis(ms) + Duration::from_micros(300),
+            ]
+        })
+        .collect();
+        let keys: Vec<(TimerKey, Duration)> = deadlines
+            .iter()
+            .map(|&d| (timers.insert(origin + d, TimerAction::Wake(None)), d))
+            .collect();
+        let mut now = Duration::ZERO;
+        let mut fired = 0;
+        let end = Duration::from_secs(20_001);
+        while now <= end {
+            let mut out = Vec::new();
+            timers.expire(origin + now, &mut out);
+            fired += out.len();
+            for (key, deadline) in &keys {
+                if timers.contains(*key) {
+                    assert!(
+                        now < *deadline + Duration::from_millis(1),
+                        "late: {deadline:?} still pending at {now:?}"
+                    );
+                } else {
+                    assert!(*deadline <= now, "fired early: {deadline:?} at {now:?}");
+                }
+            }
+            // Jump to the next interesting instant, as the loop would.
+            now = match timers.next_deadline() {
+                Some(next) => next
+                    .saturating_duration_since(origin)
+                    .max(now + Duration::from_micros(1)),
+                None => break,
+            };
+        }
+        assert_eq!(fired, deadlines.len());
+    }
+
+    #[test]
+    fn cancel_and_same_tick_order() {
+        let origin = Instant::now();
+        let mut timers = Timers::new(origin);
+        let calls: Vec<TimerKey> = (0..5)
+            .map(|_| timers.insert(origin + Duration::from_millis(10), TimerAction::Wake(None)))
+            .collect();
+        assert!(timers.cancel(calls[2]).is_some());
+        assert!(timers.cancel(calls[2]).is_none(), "cancel twice");
+        let far = timers.insert(origin + Duration::from_secs(3600), TimerAction::Wake(None));
+        assert!(timers.cancel(far).is_some());
+        assert_eq!(
+            timers.next_deadline(),
+            Some(origin + Duration::from_millis(10))
+        );
+        let mut out = Vec::new();
+        timers.expire(origin + Duration::from_millis(9), &mut out);
+        assert!(out.is_empty());
+        timers.expire(origin + Duration::from_millis(10), &mut out);
+        assert_eq!(out.len(), 4);
+        assert_eq!(timers.next_deadline(), None);
     }
 }

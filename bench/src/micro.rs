@@ -1,0 +1,394 @@
+//! In-process workloads: the same code shape on corio, tokio
+//! (current_thread + LocalSet) and smol (LocalExecutor + async-io).
+//! Each returns nanoseconds per operation (or milliseconds for timers).
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+
+/// The runtimes under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rt {
+    Corio,
+    Tokio,
+    TokioNotify,
+    Smol,
+}
+
+impl Rt {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rt::Corio => "corio",
+            Rt::Tokio => "tokio",
+            Rt::TokioNotify => "tokio Notify",
+            Rt::Smol => "smol",
+        }
+    }
+}
+
+fn on_corio<F: std::future::Future>(f: F) -> F::Output {
+    corio::Runtime::new().unwrap().block_on(f)
+}
+
+fn on_tokio<F: std::future::Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, f)
+}
+
+fn on_smol<F: std::future::Future>(
+    f: impl FnOnce(Rc<async_executor::LocalExecutor<'static>>) -> F,
+) -> F::Output {
+    let ex = Rc::new(async_executor::LocalExecutor::new());
+    let fut = f(ex.clone());
+    async_io::block_on(ex.run(fut))
+}
+
+fn per_op(elapsed: Duration, ops: u64) -> f64 {
+    elapsed.as_nanos() as f64 / ops as f64
+}
+
+/// Spawn `n` trivial tasks, then await them all.
+pub fn spawn_join(rt: Rt, n: u64) -> f64 {
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..n).map(|_| corio::spawn(async {})).collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..n).map(|_| tokio::task::spawn_local(async {})).collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|ex| async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..n).map(|_| ex.spawn(async {})).collect();
+            for t in tasks {
+                t.await;
+            }
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, n)
+}
+
+/// One task yielding `n` times.
+pub fn yield_now(rt: Rt, n: u64) -> f64 {
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async {
+            corio::spawn(async move {
+                let start = Instant::now();
+                for _ in 0..n {
+                    corio::yield_now().await;
+                }
+                start.elapsed()
+            })
+            .await
+            .unwrap()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async {
+            tokio::task::spawn_local(async move {
+                let start = Instant::now();
+                for _ in 0..n {
+                    tokio::task::yield_now().await;
+                }
+                start.elapsed()
+            })
+            .await
+            .unwrap()
+        }),
+        Rt::Smol => on_smol(|ex| async move {
+            ex.spawn(async move {
+                let start = Instant::now();
+                for _ in 0..n {
+                    future::yield_now().await;
+                }
+                start.elapsed()
+            })
+            .await
+        }),
+    };
+    per_op(elapsed, n)
+}
+
+/// Two tasks handing a token back and forth `n` times through queues of
+/// capacity 1 (ns per hand-off).
+pub fn ping_pong(rt: Rt, n: u64) -> f64 {
+    let rounds = n / 2;
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            use corio::queue::Queue;
+            let (ab, ba) = (Rc::new(Queue::new(1)), Rc::new(Queue::new(1)));
+            let (ab2, ba2) = (ab.clone(), ba.clone());
+            let start = Instant::now();
+            let pong = corio::spawn(async move {
+                for _ in 0..rounds {
+                    let token: u64 = ab2.get().await.unwrap();
+                    ba2.put(token + 1).await.unwrap();
+                }
+            });
+            let mut token = 0;
+            for _ in 0..rounds {
+                ab.put(token).await.unwrap();
+                token = ba.get().await.unwrap();
+            }
+            pong.await.unwrap();
+            assert_eq!(token, rounds);
+            start.elapsed()
+        }),
+        Rt::Tokio => on_tokio(async move {
+            let (ab_tx, mut ab_rx) = tokio::sync::mpsc::channel::<u64>(1);
+            let (ba_tx, mut ba_rx) = tokio::sync::mpsc::channel::<u64>(1);
+            let start = Instant::now();
+            let pong = tokio::task::spawn_local(async move {
+                for _ in 0..rounds {
+                    let token = ab_rx.recv().await.unwrap();
+                    ba_tx.send(token + 1).await.unwrap();
+                }
+            });
+            let mut token = 0;
+            for _ in 0..rounds {
+                ab_tx.send(token).await.unwrap();
+                token = ba_rx.recv().await.unwrap();
+            }
+            pong.await.unwrap();
+            start.elapsed()
+        }),
+        Rt::TokioNotify => on_tokio(async move {
+            let (ping, pong_n) = (
+                Rc::new(tokio::sync::Notify::new()),
+                Rc::new(tokio::sync::Notify::new()),
+            );
+            let (ping2, pong2) = (ping.clone(), pong_n.clone());
+            let start = Instant::now();
+            let pong = tokio::task::spawn_local(async move {
+                for _ in 0..rounds {
+                    ping2.notified().await;
+                    pong2.notify_one();
+                }
+            });
+            for _ in 0..rounds {
+                ping.notify_one();
+                pong_n.notified().await;
+            }
+            pong.await.unwrap();
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|ex| async move {
+            let (ab_tx, ab_rx) = async_channel::bounded::<u64>(1);
+            let (ba_tx, ba_rx) = async_channel::bounded::<u64>(1);
+            let start = Instant::now();
+            let pong = ex.spawn(async move {
+                for _ in 0..rounds {
+                    let token = ab_rx.recv().await.unwrap();
+                    ba_tx.send(token + 1).await.unwrap();
+                }
+            });
+            let mut token = 0;
+            for _ in 0..rounds {
+                ab_tx.send(token).await.unwrap();
+                token = ba_rx.recv().await.unwrap();
+            }
+            pong.await;
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, rounds * 2)
+}
+
+/// A fixed pseudo-random sequence (the same for every runtime).
+fn delays(n: u64, max_ms: u64) -> Vec<Duration> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Duration::from_micros(x % (max_ms * 1000 + 1))
+        })
+        .collect()
+}
+
+/// `n` tasks each sleeping a random 0-50 ms; total wall time in ms.
+pub fn timers(rt: Rt, n: u64) -> f64 {
+    let delays = delays(n, 50);
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = delays
+                .into_iter()
+                .map(|d| corio::spawn(corio::sleep(d)))
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = delays
+                .into_iter()
+                .map(|d| tokio::task::spawn_local(tokio::time::sleep(d)))
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|ex| async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = delays
+                .into_iter()
+                .map(|d| ex.spawn(async_io::Timer::after(d)))
+                .collect();
+            for t in tasks {
+                t.await;
+            }
+            start.elapsed()
+        }),
+    };
+    elapsed.as_secs_f64() * 1000.0
+}
+
+/// `n` timeouts set around a ready future and dropped (ns each).
+pub fn timeouts(rt: Rt, n: u64) -> f64 {
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = corio::timeout(Duration::from_secs(1), async { i }).await;
+                assert!(r.is_ok());
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = tokio::time::timeout(Duration::from_secs(1), async { i }).await;
+                assert!(r.is_ok());
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|_| async move {
+            use futures_lite::FutureExt;
+            let start = Instant::now();
+            for i in 0..n {
+                let r = async { Some(i) }
+                    .or(async {
+                        async_io::Timer::after(Duration::from_secs(1)).await;
+                        None
+                    })
+                    .await;
+                assert!(r.is_some());
+            }
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, n)
+}
+
+/// Uncontended lock + unlock (ns each).
+pub fn lock(rt: Rt, n: u64) -> f64 {
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            let m = corio::sync::Mutex::new(0u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                *m.lock().await += 1;
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async move {
+            let m = tokio::sync::Mutex::new(0u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                *m.lock().await += 1;
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|_| async move {
+            let m = async_lock::Mutex::new(0u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                *m.lock().await += 1;
+            }
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, n)
+}
+
+/// Uncontended semaphore acquire + release (ns each).
+pub fn semaphore(rt: Rt, n: u64) -> f64 {
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            let s = corio::sync::Semaphore::new(4);
+            let start = Instant::now();
+            for _ in 0..n {
+                drop(s.acquire().await);
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async move {
+            let s = tokio::sync::Semaphore::new(4);
+            let start = Instant::now();
+            for _ in 0..n {
+                drop(s.acquire().await.unwrap());
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|_| async move {
+            let s = async_lock::Semaphore::new(4);
+            let start = Instant::now();
+            for _ in 0..n {
+                drop(s.acquire().await);
+            }
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, n)
+}
+
+/// Put then get on an unbounded queue in one task (ns per pair).
+pub fn queue(rt: Rt, n: u64) -> f64 {
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            let q = corio::queue::Queue::new(0);
+            let start = Instant::now();
+            for i in 0..n {
+                q.put(i).await.unwrap();
+                assert_eq!(q.get().await.unwrap(), i);
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let start = Instant::now();
+            for i in 0..n {
+                tx.send(i).unwrap();
+                assert_eq!(rx.recv().await.unwrap(), i);
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|_| async move {
+            let (tx, rx) = async_channel::unbounded();
+            let start = Instant::now();
+            for i in 0..n {
+                tx.send(i).await.unwrap();
+                assert_eq!(rx.recv().await.unwrap(), i);
+            }
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, n)
+}

@@ -1,0 +1,476 @@
+//! Networked workloads, each server in its own process pinned to CPU 0 and
+//! loaded from a process pinned to CPU 1:
+//!
+//! - `tcp_echo`: 50 connections doing 64-byte ping-pong; round trips/s,
+//!   p50/p99 latency, server syscalls per round trip (`perf stat -e
+//!   raw_syscalls:sys_enter`) and server user CPU per round trip
+//!   (`getrusage`). The load generator is the same (corio) binary for all.
+//! - `http`: hyper hello-world on each runtime, loaded by `wrk`.
+
+use std::cell::Cell;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::report::{median, Better, Row};
+
+const CONNS: usize = 50;
+const SECS: u64 = 5;
+const MSG: usize = 64;
+const RUNTIMES: [&str; 3] = ["corio", "tokio", "smol"];
+
+fn user_cpu_us() -> u64 {
+    // SAFETY: getrusage fills the struct we pass.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    usage.ru_utime.tv_sec as u64 * 1_000_000 + usage.ru_utime.tv_usec as u64
+}
+
+/// Child role: an echo server on `rt`; prints its port, serves until every
+/// connection it saw has closed, then prints its user CPU time.
+pub fn tcp_server(args: &[String]) {
+    crate::pin_to_cpu(0);
+    let rt = args[0].as_str();
+    let announce = |port: u16| {
+        println!("PORT {port}");
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+    };
+    match rt {
+        "corio" => corio::Runtime::new().unwrap().block_on(async {
+            let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            announce(listener.local_addr().unwrap().port());
+            let open = Rc::new(Cell::new(0usize));
+            let done = Rc::new(corio::sync::Event::new());
+            let (o, d) = (open.clone(), done.clone());
+            let _accept = corio::spawn(async move {
+                for _ in 0..CONNS {
+                    let (s, _) = listener.accept().await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    o.set(o.get() + 1);
+                    let (o, d) = (o.clone(), d.clone());
+                    corio::spawn(async move {
+                        let mut buf = [0u8; MSG];
+                        while let Ok(n) = s.read(&mut buf).await {
+                            if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        o.set(o.get() - 1);
+                        if o.get() == 0 {
+                            d.set();
+                        }
+                    })
+                    .detach();
+                }
+            });
+            done.wait().await;
+        }),
+        "tokio" => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            tokio::task::LocalSet::new().block_on(&rt, async {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                announce(listener.local_addr().unwrap().port());
+                let open = Rc::new(Cell::new(0usize));
+                let done = Rc::new(tokio::sync::Notify::new());
+                let (o, d) = (open.clone(), done.clone());
+                tokio::task::spawn_local(async move {
+                    for _ in 0..CONNS {
+                        let (mut s, _) = listener.accept().await.unwrap();
+                        s.set_nodelay(true).unwrap();
+                        o.set(o.get() + 1);
+                        let (o, d) = (o.clone(), d.clone());
+                        tokio::task::spawn_local(async move {
+                            let mut buf = [0u8; MSG];
+                            while let Ok(n) = s.read(&mut buf).await {
+                                if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            o.set(o.get() - 1);
+                            if o.get() == 0 {
+                                d.notify_one();
+                            }
+                        });
+                    }
+                });
+                done.notified().await;
+            })
+        }
+        _ => {
+            let ex = Rc::new(async_executor::LocalExecutor::new());
+            let ex2 = ex.clone();
+            async_io::block_on(ex.run(async move {
+                use futures_lite::{AsyncReadExt, AsyncWriteExt};
+                let listener =
+                    async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+                announce(listener.get_ref().local_addr().unwrap().port());
+                let open = Rc::new(Cell::new(0usize));
+                let done = Rc::new(async_lock::Barrier::new(2));
+                let (o, d, ex3) = (open.clone(), done.clone(), ex2.clone());
+                ex2.spawn(async move {
+                    for _ in 0..CONNS {
+                        let (mut s, _) = listener.accept().await.unwrap();
+                        s.get_ref().set_nodelay(true).unwrap();
+                        o.set(o.get() + 1);
+                        let (o, d) = (o.clone(), d.clone());
+                        ex3.spawn(async move {
+                            let mut buf = [0u8; MSG];
+                            while let Ok(n) = s.read(&mut buf).await {
+                                if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            o.set(o.get() - 1);
+                            if o.get() == 0 {
+                                d.wait().await;
+                            }
+                        })
+                        .detach();
+                    }
+                })
+                .detach();
+                done.wait().await;
+            }))
+        }
+    }
+    println!("USER_US {}", user_cpu_us());
+}
+
+/// Child role: the load generator (corio, one thread, pinned to CPU 1):
+/// `CONNS` connections doing `MSG`-byte ping-pong for `SECS` seconds.
+pub fn tcp_load(args: &[String]) {
+    crate::pin_to_cpu(1);
+    let addr: std::net::SocketAddr = args[0].parse().unwrap();
+    corio::run(async move {
+        let deadline = Instant::now() + Duration::from_secs(SECS);
+        let clients: Vec<_> = (0..CONNS)
+            .map(|_| {
+                corio::spawn(async move {
+                    let s = corio::net::TcpStream::connect(addr).await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    let msg = [7u8; MSG];
+                    let mut buf = [0u8; MSG];
+                    let mut latencies = Vec::with_capacity(100_000);
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        s.write_all(&msg).await.unwrap();
+                        let mut got = 0;
+                        while got < MSG {
+                            got += s.read(&mut buf[got..]).await.unwrap();
+                        }
+                        latencies.push(start.elapsed().as_nanos() as u32);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut all: Vec<u32> = Vec::new();
+        for c in clients {
+            all.extend(c.await.unwrap());
+        }
+        all.sort_unstable();
+        let pct =
+            |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+        println!(
+            "ROUND_TRIPS {} P50_US {:.1} P99_US {:.1}",
+            all.len(),
+            pct(0.5),
+            pct(0.99)
+        );
+    });
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Starts `exe <role> <rt>` (under `perf stat` when available) and waits for its port.
+fn start_server(
+    role: &str,
+    rt: &str,
+    perf: bool,
+) -> (Child, u16, BufReader<std::process::ChildStdout>) {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = if perf {
+        let mut c = Command::new("perf");
+        c.args(["stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "--"])
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let mut child = cmd
+        .args([role, rt])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .expect("server announces its port")
+        .parse()
+        .unwrap();
+    (child, port, stdout)
+}
+
+struct TcpSample {
+    rtps: f64,
+    p50: f64,
+    p99: f64,
+    syscalls_per_rt: Option<f64>,
+    user_ns_per_rt: f64,
+}
+
+fn tcp_once(rt: &str, perf: bool) -> TcpSample {
+    let (server, port, mut stdout) = start_server("tcp-server", rt, perf);
+    let exe = std::env::current_exe().unwrap();
+    let load = Command::new(exe)
+        .args(["tcp-load", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let load = String::from_utf8_lossy(&load.stdout).to_string();
+    let fields: Vec<&str> = load.split_whitespace().collect();
+    let round_trips: f64 = fields[1].parse().unwrap();
+    let (p50, p99): (f64, f64) = (fields[3].parse().unwrap(), fields[5].parse().unwrap());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let output = server.wait_with_output().unwrap();
+    let user_us: f64 = rest
+        .lines()
+        .find_map(|l| l.strip_prefix("USER_US "))
+        .expect("server reports its CPU time")
+        .parse()
+        .unwrap();
+    let syscalls = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .find(|l| l.contains("raw_syscalls:sys_enter"))
+        .and_then(|l| {
+            l.split(',')
+                .next()
+                .and_then(|n| n.trim().parse::<f64>().ok())
+        });
+    TcpSample {
+        rtps: round_trips / SECS as f64,
+        p50,
+        p99,
+        syscalls_per_rt: syscalls.map(|s| s / round_trips),
+        user_ns_per_rt: user_us * 1000.0 / round_trips,
+    }
+}
+
+pub fn run_tcp(runs: usize) -> Vec<Row> {
+    let perf = have("perf");
+    let mut samples: Vec<Vec<TcpSample>> = RUNTIMES.iter().map(|_| Vec::new()).collect();
+    for run in 0..runs {
+        let mut order: Vec<usize> = (0..RUNTIMES.len()).collect();
+        order.rotate_left(run % RUNTIMES.len());
+        for i in order {
+            samples[i].push(tcp_once(RUNTIMES[i], perf));
+        }
+    }
+    let row =
+        |name: &str, unit: &'static str, better, target, f: &dyn Fn(&TcpSample) -> Option<f64>| {
+            let figures: Vec<(&'static str, f64)> = RUNTIMES
+                .iter()
+                .zip(&samples)
+                .filter_map(|(rt, s)| {
+                    let xs: Vec<f64> = s.iter().filter_map(f).collect();
+                    (!xs.is_empty()).then(|| (*rt, median(xs)))
+                })
+                .collect();
+            Row {
+                name: name.to_owned(),
+                unit,
+                better,
+                figures,
+                target,
+            }
+        };
+    eprintln!("  done: tcp_echo");
+    vec![
+        row(
+            "tcp_echo (50 conns, 64 B)",
+            "round trips/s",
+            Better::Higher,
+            Some(1.0),
+            &|s| Some(s.rtps),
+        ),
+        row("tcp_echo latency p50", "us", Better::Lower, None, &|s| {
+            Some(s.p50)
+        }),
+        row("tcp_echo latency p99", "us", Better::Lower, None, &|s| {
+            Some(s.p99)
+        }),
+        row(
+            "tcp_echo syscalls",
+            "per round trip",
+            Better::Lower,
+            Some(1.0),
+            &|s| s.syscalls_per_rt,
+        ),
+        row(
+            "tcp_echo user CPU",
+            "ns/round trip",
+            Better::Lower,
+            Some(1.0),
+            &|s| Some(s.user_ns_per_rt),
+        ),
+    ]
+}
+
+/// Child role: hyper hello-world on `rt`; prints its port, serves until killed.
+pub fn http_server(args: &[String]) {
+    use std::convert::Infallible;
+
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+    use hyper::{Request, Response};
+
+    async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+        Ok(Response::new(Full::new(Bytes::from_static(
+            b"Hello, World!",
+        ))))
+    }
+    crate::pin_to_cpu(0);
+    let announce = |port: u16| {
+        println!("PORT {port}");
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+    };
+    match args[0].as_str() {
+        "corio" => corio::Runtime::new().unwrap().block_on(async {
+            let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            announce(listener.local_addr().unwrap().port());
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
+                corio::spawn(async move {
+                    let io = corio::hyper::HyperIo::new(s);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, hyper::service::service_fn(hello))
+                        .await;
+                })
+                .detach();
+            }
+        }),
+        "tokio" => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            tokio::task::LocalSet::new().block_on(&rt, async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                announce(listener.local_addr().unwrap().port());
+                loop {
+                    let (s, _) = listener.accept().await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    tokio::task::spawn_local(async move {
+                        let io = hyper_util::rt::TokioIo::new(s);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, hyper::service::service_fn(hello))
+                            .await;
+                    });
+                }
+            })
+        }
+        _ => {
+            let ex = Rc::new(async_executor::LocalExecutor::new());
+            let ex2 = ex.clone();
+            async_io::block_on(ex.run(async move {
+                let listener =
+                    async_io::Async::<std::net::TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
+                announce(listener.get_ref().local_addr().unwrap().port());
+                loop {
+                    let (s, _) = listener.accept().await.unwrap();
+                    s.get_ref().set_nodelay(true).unwrap();
+                    ex2.spawn(async move {
+                        // corio's hyper adapter is generic over futures-io streams.
+                        let io = corio::hyper::HyperIo::new(s);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, hyper::service::service_fn(hello))
+                            .await;
+                    })
+                    .detach();
+                }
+            }))
+        }
+    }
+}
+
+fn ensure_wrk() -> bool {
+    if have("wrk") {
+        return true;
+    }
+    eprintln!("  installing wrk (apt-get) for the http workload...");
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg("apt-get update -qq && apt-get install -y -qq wrk")
+        .status();
+    have("wrk")
+}
+
+pub fn run_http(runs: usize) -> Vec<Row> {
+    if !ensure_wrk() {
+        eprintln!("  skipped: http (wrk is not available)");
+        return Vec::new();
+    }
+    let mut samples: Vec<Vec<f64>> = RUNTIMES.iter().map(|_| Vec::new()).collect();
+    for run in 0..runs {
+        let mut order: Vec<usize> = (0..RUNTIMES.len()).collect();
+        order.rotate_left(run % RUNTIMES.len());
+        for i in order {
+            let (mut server, port, _stdout) = start_server("http-server", RUNTIMES[i], false);
+            let out = Command::new("taskset")
+                .args([
+                    "-c",
+                    "1",
+                    "wrk",
+                    "-t1",
+                    "-c50",
+                    &format!("-d{SECS}s"),
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+                .output()
+                .unwrap();
+            let _ = server.kill();
+            let _ = server.wait();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rps = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Requests/sec:"))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .expect("wrk reports Requests/sec");
+            samples[i].push(rps);
+        }
+    }
+    eprintln!("  done: http");
+    let figures = RUNTIMES
+        .iter()
+        .zip(samples)
+        .map(|(rt, s)| (*rt, median(s)))
+        .collect();
+    vec![Row {
+        name: "http (hyper hello, wrk -c50)".to_owned(),
+        unit: "requests/s",
+        better: Better::Higher,
+        figures,
+        target: Some(1.0),
+    }]
+}

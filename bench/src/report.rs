@@ -1,0 +1,98 @@
+//! Medians, ratios and the table.
+
+/// Whether a bigger figure is better (throughput) or worse (time, bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+/// One row: a workload's median figure per runtime.
+pub struct Row {
+    pub name: String,
+    pub unit: &'static str,
+    pub better: Better,
+    /// (runtime, median); corio first.
+    pub figures: Vec<(&'static str, f64)>,
+    /// The target, as "corio at least X times the best peer".
+    pub target: Option<f64>,
+}
+
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+impl Row {
+    /// corio's advantage over the best peer: > 1 means corio is better.
+    pub fn ratio(&self) -> Option<(f64, &'static str)> {
+        let corio = self.figures.iter().find(|(n, _)| *n == "corio")?.1;
+        let peers = self.figures.iter().filter(|(n, _)| *n != "corio");
+        let best = match self.better {
+            Better::Lower => peers.min_by(|a, b| a.1.partial_cmp(&b.1).unwrap())?,
+            Better::Higher => peers.max_by(|a, b| a.1.partial_cmp(&b.1).unwrap())?,
+        };
+        let ratio = match self.better {
+            Better::Lower => best.1 / corio,
+            Better::Higher => corio / best.1,
+        };
+        Some((ratio, best.0))
+    }
+}
+
+fn fmt(x: f64) -> String {
+    if x >= 100_000.0 {
+        format!("{:.0}k", x / 1000.0)
+    } else if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+pub fn print_table(rows: &[Row]) {
+    let runtimes: Vec<&str> = {
+        let mut names = Vec::new();
+        for row in rows {
+            for (n, _) in &row.figures {
+                if !names.contains(n) {
+                    names.push(*n);
+                }
+            }
+        }
+        names
+    };
+    print!("\n{:<28} {:<14}", "workload", "unit");
+    for n in &runtimes {
+        print!(" {:>13}", n);
+    }
+    println!("   {:>22}   target", "corio vs best peer");
+    for row in rows {
+        print!("{:<28} {:<14}", row.name, row.unit);
+        for n in &runtimes {
+            match row.figures.iter().find(|(name, _)| name == n) {
+                Some((_, v)) => print!(" {:>13}", fmt(*v)),
+                None => print!(" {:>13}", "-"),
+            }
+        }
+        match row.ratio() {
+            Some((ratio, peer)) => {
+                let target = match row.target {
+                    Some(t) if ratio >= t => format!(">= {t}x: met"),
+                    Some(t) => format!(">= {t}x: NOT met"),
+                    None => String::new(),
+                };
+                println!("   {:>14.2}x ({:<6}) {}", ratio, peer, target)
+            }
+            None => println!(),
+        }
+    }
+    println!("\n(ratio > 1: corio is better; each figure is the median of the runs; runtimes alternate within a run)");
+}
