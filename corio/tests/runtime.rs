@@ -234,13 +234,13 @@ fn debug_mode_reports_slow_steps_with_task_name_and_location() {
     let sink = reports.clone();
     let rt = Runtime::builder()
         .debug(true)
-        .slow_callback_duration(Duration::from_millis(20))
+        .slow_callback_duration(Duration::from_millis(100))
         .on_slow_callback(move |slow| sink.lock().unwrap().push(slow.to_string()))
         .build()
         .unwrap();
     rt.block_on(async {
         let t = corio::spawn_named("blocker", async {
-            std::thread::sleep(Duration::from_millis(60)); // blocks the loop on purpose
+            std::thread::sleep(Duration::from_millis(300)); // blocks the loop on purpose
         });
         let quick = corio::spawn_named("quick", async {});
         t.await.unwrap();
