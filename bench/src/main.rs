@@ -29,12 +29,14 @@ type Workload = (
     &'static str,
     &'static str,
     Better,
-    Option<f64>,
+    Option<(f64, &'static str)>,
     &'static [Rt],
     fn(Rt) -> f64,
 );
 
 const ALL: &[Rt] = &[Rt::Corio, Rt::Tokio, Rt::Smol];
+/// Workloads monoio has the primitives for.
+const WITH_MONOIO: &[Rt] = &[Rt::Corio, Rt::Tokio, Rt::Smol, Rt::Monoio];
 
 fn micro_workloads() -> Vec<Workload> {
     vec![
@@ -42,23 +44,23 @@ fn micro_workloads() -> Vec<Workload> {
             "spawn_join (1M tasks)",
             "ns/task",
             Better::Lower,
-            Some(1.2),
-            ALL,
+            Some((1.2, "smol")),
+            WITH_MONOIO,
             |rt| micro::spawn_join(rt, 1_000_000),
         ),
         (
             "yield_now (1M yields)",
             "ns/yield",
             Better::Lower,
-            Some(1.2),
-            ALL,
+            Some((1.2, "smol")),
+            WITH_MONOIO,
             |rt| micro::yield_now(rt, 1_000_000),
         ),
         (
             "ping_pong (1M hand-offs)",
             "ns/hand-off",
             Better::Lower,
-            Some(1.5),
+            Some((1.5, "tokio")),
             &[Rt::Corio, Rt::Tokio, Rt::TokioNotify, Rt::Smol],
             |rt| micro::ping_pong(rt, 1_000_000),
         ),
@@ -66,8 +68,8 @@ fn micro_workloads() -> Vec<Workload> {
             "timers (100k sleeps 0-50ms)",
             "ms total",
             Better::Lower,
-            Some(1.2),
-            ALL,
+            Some((1.2, "smol")),
+            WITH_MONOIO,
             |rt| micro::timers(rt, 100_000),
         ),
         (
@@ -75,7 +77,7 @@ fn micro_workloads() -> Vec<Workload> {
             "ns/timeout",
             Better::Lower,
             None,
-            ALL,
+            WITH_MONOIO,
             |rt| micro::timeouts(rt, 1_000_000),
         ),
         (

@@ -14,6 +14,7 @@ pub enum Rt {
     Tokio,
     TokioNotify,
     Smol,
+    Monoio,
 }
 
 impl Rt {
@@ -23,6 +24,7 @@ impl Rt {
             Rt::Tokio => "tokio",
             Rt::TokioNotify => "tokio Notify",
             Rt::Smol => "smol",
+            Rt::Monoio => "monoio",
         }
     }
 }
@@ -45,6 +47,29 @@ fn on_smol<F: std::future::Future>(
     let ex = Rc::new(async_executor::LocalExecutor::new());
     let fut = f(ex.clone());
     async_io::block_on(ex.run(fut))
+}
+
+fn on_monoio<F: std::future::Future>(f: F) -> F::Output {
+    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("monoio io_uring runtime")
+        .block_on(f)
+}
+
+/// monoio has no `yield_now`: the canonical one (wake, then `Pending` once).
+async fn monoio_yield() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 fn per_op(elapsed: Duration, ops: u64) -> f64 {
@@ -73,6 +98,14 @@ pub fn spawn_join(rt: Rt, n: u64) -> f64 {
         Rt::Smol => on_smol(|ex| async move {
             let start = Instant::now();
             let tasks: Vec<_> = (0..n).map(|_| ex.spawn(async {})).collect();
+            for t in tasks {
+                t.await;
+            }
+            start.elapsed()
+        }),
+        Rt::Monoio => on_monoio(async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = (0..n).map(|_| monoio::spawn(async {})).collect();
             for t in tasks {
                 t.await;
             }
@@ -112,6 +145,16 @@ pub fn yield_now(rt: Rt, n: u64) -> f64 {
                 let start = Instant::now();
                 for _ in 0..n {
                     future::yield_now().await;
+                }
+                start.elapsed()
+            })
+            .await
+        }),
+        Rt::Monoio => on_monoio(async move {
+            monoio::spawn(async move {
+                let start = Instant::now();
+                for _ in 0..n {
+                    monoio_yield().await;
                 }
                 start.elapsed()
             })
@@ -202,6 +245,7 @@ pub fn ping_pong(rt: Rt, n: u64) -> f64 {
             pong.await;
             start.elapsed()
         }),
+        Rt::Monoio => unreachable!("this workload is not run on monoio (no matching primitive)"),
     };
     per_op(elapsed, rounds * 2)
 }
@@ -256,6 +300,17 @@ pub fn timers(rt: Rt, n: u64) -> f64 {
             }
             start.elapsed()
         }),
+        Rt::Monoio => on_monoio(async move {
+            let start = Instant::now();
+            let tasks: Vec<_> = delays
+                .into_iter()
+                .map(|d| monoio::spawn(monoio::time::sleep(d)))
+                .collect();
+            for t in tasks {
+                t.await;
+            }
+            start.elapsed()
+        }),
     };
     elapsed.as_secs_f64() * 1000.0
 }
@@ -293,6 +348,14 @@ pub fn timeouts(rt: Rt, n: u64) -> f64 {
             }
             start.elapsed()
         }),
+        Rt::Monoio => on_monoio(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = monoio::time::timeout(Duration::from_secs(1), async { i }).await;
+                assert!(r.is_ok());
+            }
+            start.elapsed()
+        }),
     };
     per_op(elapsed, n)
 }
@@ -324,6 +387,7 @@ pub fn lock(rt: Rt, n: u64) -> f64 {
             }
             start.elapsed()
         }),
+        Rt::Monoio => unreachable!("this workload is not run on monoio (no matching primitive)"),
     };
     per_op(elapsed, n)
 }
@@ -355,6 +419,7 @@ pub fn semaphore(rt: Rt, n: u64) -> f64 {
             }
             start.elapsed()
         }),
+        Rt::Monoio => unreachable!("this workload is not run on monoio (no matching primitive)"),
     };
     per_op(elapsed, n)
 }
@@ -389,6 +454,7 @@ pub fn queue(rt: Rt, n: u64) -> f64 {
             }
             start.elapsed()
         }),
+        Rt::Monoio => unreachable!("this workload is not run on monoio (no matching primitive)"),
     };
     per_op(elapsed, n)
 }

@@ -14,8 +14,9 @@ pub struct Row {
     pub better: Better,
     /// (runtime, median); corio first.
     pub figures: Vec<(&'static str, f64)>,
-    /// The target, as "corio at least X times the best peer".
-    pub target: Option<f64>,
+    /// The target: corio at least `.0` times as good as the peer `.1`
+    /// (the peer the target names).
+    pub target: Option<(f64, &'static str)>,
 }
 
 pub fn median(mut xs: Vec<f64>) -> f64 {
@@ -29,6 +30,16 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 impl Row {
+    /// corio's advantage over `peer`: > 1 means corio is better.
+    pub fn ratio_to(&self, peer: &str) -> Option<f64> {
+        let corio = self.figures.iter().find(|(n, _)| *n == "corio")?.1;
+        let other = self.figures.iter().find(|(n, _)| *n == peer)?.1;
+        Some(match self.better {
+            Better::Lower => other / corio,
+            Better::Higher => corio / other,
+        })
+    }
+
     /// corio's advantage over the best peer: > 1 means corio is better.
     pub fn ratio(&self) -> Option<(f64, &'static str)> {
         let corio = self.figures.iter().find(|(n, _)| *n == "corio")?.1;
@@ -85,8 +96,11 @@ pub fn print_table(rows: &[Row]) {
         match row.ratio() {
             Some((ratio, peer)) => {
                 let target = match row.target {
-                    Some(t) if ratio >= t => format!(">= {t}x: met"),
-                    Some(t) => format!(">= {t}x: NOT met"),
+                    Some((t, target_peer)) => match row.ratio_to(target_peer) {
+                        Some(r) if r >= t => format!("{r:.2}x vs {target_peer} (>= {t}x): met"),
+                        Some(r) => format!("{r:.2}x vs {target_peer} (>= {t}x): NOT met"),
+                        None => String::new(),
+                    },
                     None => String::new(),
                 };
                 println!("   {:>14.2}x ({:<6}) {}", ratio, peer, target)
@@ -94,5 +108,8 @@ pub fn print_table(rows: &[Row]) {
             None => println!(),
         }
     }
-    println!("\n(ratio > 1: corio is better; each figure is the median of the runs; runtimes alternate within a run)");
+    println!(
+        "\n(ratio > 1: corio is better; targets are against the peer the issue names; each figure is the \
+         median of the runs; runtimes alternate within a run)"
+    );
 }
