@@ -268,3 +268,35 @@ fn all_tasks_lists_live_tasks_with_names_and_states() {
         a.cancel();
     });
 }
+
+#[test]
+fn corio_debug_env_turns_on_debug_mode() {
+    // Run this test binary again as a child with CORIO_DEBUG=1: the child
+    // blocks its loop for 300 ms, and the warning must reach its stderr.
+    if std::env::var_os("CORIO_TEST_DEBUG_CHILD").is_some() {
+        corio::run(async {
+            corio::spawn_named("env-blocker", async {
+                std::thread::sleep(Duration::from_millis(300))
+            })
+            .await
+            .unwrap();
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "corio_debug_env_turns_on_debug_mode",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("CORIO_TEST_DEBUG_CHILD", "1")
+        .env("CORIO_DEBUG", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("corio warning") && stderr.contains("'env-blocker'"),
+        "{stderr}"
+    );
+}
