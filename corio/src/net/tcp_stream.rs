@@ -10,7 +10,7 @@ use super::connect::connect;
 use super::split::{split_owned, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::Async;
 
-/// A TCP connection. Implements [`futures_io::AsyncRead`] and [`AsyncWrite`]
+/// A TCP connection. Implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
 /// (`poll_close` shuts down the write side).
 ///
 /// ```
