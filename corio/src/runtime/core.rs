@@ -107,7 +107,7 @@ impl Core {
         let header = handle.header();
         header.state.set(SCHEDULED);
         let key = self.registry.borrow_mut().insert(registered);
-        header.registry_key.set(key);
+        header.set_registry_key(key);
         self.queue.borrow_mut().push_back(Runnable::Task(queued));
         handle
     }
@@ -250,10 +250,12 @@ impl Core {
                     PollOutcome::Parked => drop(task),
                     PollOutcome::Requeue => self.queue.borrow_mut().push_back(Runnable::Task(task)),
                     PollOutcome::Complete => {
-                        let key = task.header().registry_key.get();
+                        let key = task.header().registry_key();
                         let registered = self.registry.borrow_mut().try_remove(key);
-                        drop(registered);
-                        drop(task);
+                        match registered {
+                            Some(registered) => task.release_with(registered),
+                            None => drop(task),
+                        }
                     }
                 }
                 what
@@ -291,7 +293,7 @@ impl Core {
     /// it as cancelled.
     pub(crate) fn cancel_now(&self, task: &TaskRef) {
         task.drop_future();
-        let key = task.header().registry_key.get();
+        let key = task.header().registry_key();
         let registered = self.registry.borrow_mut().try_remove(key);
         drop(registered);
     }
@@ -306,7 +308,7 @@ impl Core {
                 let state = header.state.get();
                 TaskInfo {
                     id: header.id,
-                    name: header.name.as_deref().map(str::to_owned),
+                    name: header.name().map(str::to_owned),
                     location: header.location,
                     state: if state & RUNNING != 0 {
                         TaskState::Running

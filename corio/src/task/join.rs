@@ -66,7 +66,7 @@ impl<T> Task<T> {
 
     /// The name given with [`spawn_named`](crate::spawn_named).
     pub fn name(&self) -> Option<&str> {
-        self.raw.header().name.as_deref()
+        self.raw.header().name()
     }
 
     /// Where the task was spawned.

@@ -74,11 +74,13 @@ pub(crate) struct Header {
     /// one, and to find the loop for a foreign wake).
     pub(crate) loop_id: u64,
     pub(crate) id: u64,
-    pub(crate) name: Option<Cow<'static, str>>,
+    /// Boxed: 8 bytes in every header instead of 24; only named tasks pay
+    /// for the box.
+    name: Option<Box<Cow<'static, str>>>,
     pub(crate) location: &'static Location<'static>,
     join_waker: Cell<Option<Waker>>,
-    /// Index in the loop's registry of live tasks.
-    pub(crate) registry_key: Cell<usize>,
+    /// Index in the loop's registry of live tasks (packs beside `state`).
+    registry_key: Cell<u32>,
 }
 
 enum Stage<F: Future> {
@@ -117,10 +119,10 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskR
             vtable: vtable::<F>(),
             loop_id: meta.loop_id,
             id: meta.id,
-            name: meta.name,
+            name: meta.name.map(Box::new),
             location: meta.location,
             join_waker: Cell::new(None),
-            registry_key: Cell::new(usize::MAX),
+            registry_key: Cell::new(u32::MAX),
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))),
     });
@@ -201,6 +203,28 @@ impl TaskRef {
         TaskRef {
             // SAFETY: non-null by the caller's contract.
             ptr: unsafe { NonNull::new_unchecked(ptr as *mut Header) },
+        }
+    }
+}
+
+impl TaskRef {
+    /// Releases this reference together with `other`, another reference to
+    /// the same task, in one atomic step (the loop drops the queue's and the
+    /// registry's references together when a task completes).
+    pub(crate) fn release_with(self, other: TaskRef) {
+        assert_eq!(
+            self.ptr, other.ptr,
+            "release_with: references to different tasks"
+        );
+        std::mem::forget(other);
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        // SAFETY: we still own two references, so the header is alive.
+        let header = unsafe { ptr.as_ref() };
+        if header.refs.fetch_sub(2, Ordering::Release) == 2 {
+            std::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: those were the last two references; see `Drop`.
+            unsafe { (header.vtable.dealloc)(ptr) }
         }
     }
 }
@@ -421,9 +445,26 @@ pub(crate) fn report_panic(header: &Header, when: &str, payload: &Box<dyn Any + 
     );
 }
 
+impl Header {
+    /// The name given with `spawn_named`.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &**n)
+    }
+
+    /// Index in the loop's registry of live tasks.
+    pub(crate) fn registry_key(&self) -> usize {
+        self.registry_key.get() as usize
+    }
+
+    pub(crate) fn set_registry_key(&self, key: usize) {
+        let key = u32::try_from(key).expect("corio: more than 4 billion live tasks on one loop");
+        self.registry_key.set(key);
+    }
+}
+
 /// `#7 'name' (spawned at src/main.rs:10:5)`.
 pub(crate) fn describe(header: &Header) -> String {
-    match &header.name {
+    match header.name() {
         Some(name) => format!("#{} '{}' (spawned at {})", header.id, name, header.location),
         None => format!("#{} (spawned at {})", header.id, header.location),
     }
