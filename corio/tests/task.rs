@@ -269,7 +269,7 @@ fn task_allocation_is_small() {
         "task allocation for a 1-byte future: {size} bytes (header {})",
         corio::task::task_header_size()
     );
-    assert!(size <= 160, "header grew to {size} bytes");
+    assert!(size <= 128, "header grew to {size} bytes");
 }
 
 #[test]
