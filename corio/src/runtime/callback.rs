@@ -109,7 +109,9 @@ pub fn call_soon<F: FnOnce() + 'static>(f: F) -> Handle {
 }
 
 /// Schedules `f` to run after `delay` (asyncio's `loop.call_later`).
-/// Callbacks due at the same time run in the order they were scheduled.
+/// Timers have 1 ms resolution: a callback never runs early and at most
+/// about a millisecond late; callbacks due in the same millisecond run in
+/// the order they were scheduled.
 ///
 /// Panics if no loop is running on this thread.
 #[track_caller]

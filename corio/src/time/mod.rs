@@ -4,6 +4,9 @@
 //! All of them follow the loop's clock, which is virtual in a paused runtime
 //! ([`Builder::paused`](crate::Builder::paused)): there, sleeping costs no
 //! real time and timers fire in deadline order at once.
+//!
+//! Timers live in a hierarchical timing wheel with 1 ms ticks: a sleep never
+//! ends early, and ends at most about a millisecond late.
 
 mod interval;
 mod sleep;
