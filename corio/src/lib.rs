@@ -46,6 +46,8 @@
 //! | subprocesses | [`process::Command`] |
 //! | `add_signal_handler` | [`signal`] |
 //! | aiofiles | [`fs`] |
+//! | `ssl=` on streams | `corio::tls` (feature `tls`) |
+//! | HTTP (as aiohttp users expect) | hyper 1.x through `corio::hyper` (feature `hyper`) |
 //!
 //! ## Rules of the loop
 //!
