@@ -57,8 +57,26 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     String::from_utf8(body.to_vec()).unwrap()
 }
 
+/// The 1,000-client tests hold ~2,000 descriptors: lift the soft limit to
+/// the hard one in case the machine's default is 1,024.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 #[corio::test]
 async fn http1_server_answers_1000_concurrent_clients() {
+    raise_fd_limit();
     let addr = http1_server().await;
     let clients: Vec<_> = (0..1000)
         .map(|i| spawn(async move { (i, get(addr, &format!("/{i}")).await) }))

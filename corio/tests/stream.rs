@@ -27,8 +27,26 @@ async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
     }
 }
 
+/// The 1,000-client tests hold ~2,000 descriptors: lift the soft limit to
+/// the hard one in case the machine's default is 1,024.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 #[corio::test]
 async fn echo_server_with_1000_concurrent_clients_100_messages_each() {
+    raise_fd_limit();
     let server = start_server(echo_lines, "127.0.0.1:0").await.unwrap();
     let addr = server.local_addrs()[0].inet().unwrap();
     let started = Instant::now();
