@@ -87,7 +87,8 @@ impl Interval {
                 MissedTickBehavior::Skip => {
                     let behind = now.duration_since(scheduled).as_nanos();
                     let periods = behind / self.period.as_nanos() + 1;
-                    scheduled + self.period * periods as u32
+                    let periods = u32::try_from(periods).unwrap_or(u32::MAX);
+                    scheduled + self.period.saturating_mul(periods)
                 }
             };
         }

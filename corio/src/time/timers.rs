@@ -1,7 +1,7 @@
 //! The timer store: a hierarchical timing wheel with 1 ms ticks.
 //!
 //! Six levels of 64 slots; a slot of level L spans 64^L ticks, so the wheel
-//! covers 64^6 ms (about 2,177 days; later deadlines wait in the top level
+//! covers 64^6 ms (about 795 days; later deadlines wait in the top level
 //! and are re-filed as it turns). Each slot is an intrusive doubly linked
 //! list of entries living in a slab, so inserting and cancelling cost O(1)
 //! and no allocation once the slab has grown. Turning the wheel fires the
@@ -216,13 +216,31 @@ impl Timers {
         let slot_range = 1u64 << shift;
         let level_range = slot_range << SLOT_BITS;
         let now_slot = ((self.elapsed >> shift) & (SLOTS as u64 - 1)) as u32;
-        let slot = (occupied.rotate_right(now_slot).trailing_zeros() + now_slot) as usize % SLOTS;
         let level_start = self.elapsed & !(level_range.wrapping_sub(1));
-        let mut start = level_start + slot as u64 * slot_range;
-        if start <= self.elapsed {
-            start += level_range;
+        // A slot whose start is already behind us belongs to the next turn.
+        let start_of = |slot: usize| {
+            let start = level_start + slot as u64 * slot_range;
+            if start <= self.elapsed {
+                start + level_range
+            } else {
+                start
+            }
+        };
+        // The first busy slot after the current one (circularly)...
+        let others = occupied & !(1u64 << now_slot);
+        let mut best = (others != 0).then(|| {
+            let slot = (others.rotate_right(now_slot).trailing_zeros() + now_slot) as usize % SLOTS;
+            (slot, start_of(slot))
+        });
+        // ...or the current slot itself, which (at the top level, holding
+        // deadlines more than one turn away) may come only a turn later.
+        if occupied & (1u64 << now_slot) != 0 {
+            let start = start_of(now_slot as usize);
+            if best.is_none_or(|(_, other)| start < other) {
+                best = Some((now_slot as usize, start));
+            }
         }
-        Some((slot, start))
+        best
     }
 
     /// The earliest tick at which something must happen: a timer fires, or
@@ -338,6 +356,32 @@ mod tests {
             };
         }
         assert_eq!(fired, deadlines.len());
+    }
+
+    #[test]
+    fn deadlines_beyond_the_wheel_range_fire_on_time() {
+        let origin = Instant::now();
+        let mut timers = Timers::new(origin);
+        let day = Duration::from_secs(86_400);
+        // 64^6 ms is about 795 days: these wait in the top level and are
+        // re-filed as it turns (the far one shares a top-level slot pattern
+        // with the farther one's earlier turns).
+        let far = timers.insert(origin + day * 3000, TimerAction::Wake(None));
+        let farther = timers.insert(origin + day * 9000, TimerAction::Wake(None));
+        let mut out = Vec::new();
+        timers.expire(origin + day * 2999, &mut out);
+        assert!(out.is_empty() && timers.contains(far));
+        timers.expire(origin + day * 3000, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(!timers.contains(far) && timers.contains(farther));
+        let next = timers.next_deadline().unwrap();
+        assert!(
+            next <= origin + day * 9000,
+            "the wheel wakes no later than the deadline"
+        );
+        timers.expire(origin + day * 9000, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(timers.next_deadline(), None);
     }
 
     #[test]
