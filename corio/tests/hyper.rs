@@ -14,6 +14,9 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 
+mod common;
+use common::raise_fd_limit;
+
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from(format!(
         "hello {}",
@@ -55,23 +58,6 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     assert!(res.status().is_success());
     let body = res.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(body.to_vec()).unwrap()
-}
-
-/// The 1,000-client tests hold ~2,000 descriptors: lift the soft limit to
-/// the hard one in case the machine's default is 1,024.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write the struct we own.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
 }
 
 #[corio::test]

@@ -13,6 +13,9 @@ use corio::{spawn, timeout};
 use futures::AsyncBufReadExt;
 
 /// An echo server: lines back until EOF.
+mod common;
+use common::raise_fd_limit;
+
 async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
     loop {
         match reader.read_line().await {
@@ -23,23 +26,6 @@ async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
                 }
             }
             Err(_) => break,
-        }
-    }
-}
-
-/// The 1,000-client tests hold ~2,000 descriptors: lift the soft limit to
-/// the hard one in case the machine's default is 1,024.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit read and write the struct we own.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Helpers shared by the sync and queue tests.
+//! Helpers shared by several test binaries (each uses some of them).
+#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -15,4 +16,21 @@ pub async fn must_finish<F: std::future::Future>(f: F) -> F::Output {
     corio::timeout(Duration::from_secs(3600), f)
         .await
         .expect("stuck: a permit, item or wake-up was lost")
+}
+
+/// The 1,000-client tests hold ~2,000 descriptors: lift the soft limit to
+/// the hard one in case the machine's default is 1,024.
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
