@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::errors::{GetShutDown, PutShutDown, TaskDoneTooOften, TryGetError, TryPutError};
 use super::store::Store;
@@ -216,17 +216,6 @@ fn park(list: &mut WaitList, cx: &Context<'_>, was_woken: bool) -> WaitKey {
     }
 }
 
-/// Checks a parked waiter: `Some(())` if it was woken (and leaves the line).
-fn check_woken(list: &mut WaitList, key: WaitKey, waker: &Waker) -> bool {
-    if list.woken(key).is_some() {
-        list.remove(key);
-        true
-    } else {
-        list.update_waker(key, waker);
-        false
-    }
-}
-
 /// The future of [`GenericQueue::put`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Put<'a, T, S: Store<T>> {
@@ -245,7 +234,7 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
         let mut state = queue.state.borrow_mut();
         let mut was_woken = false;
         if let Some(key) = self.key {
-            if !check_woken(&mut state.putters, key, cx.waker()) {
+            if state.putters.poll_woken(key, cx.waker()).is_none() {
                 return Poll::Pending;
             }
             self.key = None;
@@ -308,7 +297,7 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
         let mut state = queue.state.borrow_mut();
         let mut was_woken = false;
         if let Some(key) = self.key {
-            if !check_woken(&mut state.getters, key, cx.waker()) {
+            if state.getters.poll_woken(key, cx.waker()).is_none() {
                 return Poll::Pending;
             }
             self.key = None;
@@ -368,7 +357,7 @@ impl<T, S: Store<T>> Future for Join<'_, T, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.queue.state.borrow_mut();
         if let Some(key) = self.key {
-            if !check_woken(&mut state.joiners, key, cx.waker()) {
+            if state.joiners.poll_woken(key, cx.waker()).is_none() {
                 return Poll::Pending;
             }
             self.key = None;

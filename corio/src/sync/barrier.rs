@@ -145,9 +145,8 @@ impl Future for BarrierWait<'_> {
         let barrier = self.barrier;
         let mut state = barrier.state.borrow_mut();
         if let Some((key, index)) = self.waiting {
-            return match state.waiters.woken(key) {
+            return match state.waiters.poll_woken(key, cx.waker()) {
                 Some(filled) => {
-                    state.waiters.remove(key);
                     self.waiting = None;
                     Poll::Ready(if filled {
                         Ok(index)
@@ -155,10 +154,7 @@ impl Future for BarrierWait<'_> {
                         Err(BrokenBarrier)
                     })
                 }
-                None => {
-                    state.waiters.update_waker(key, cx.waker());
-                    Poll::Pending
-                }
+                None => Poll::Pending,
             };
         }
         if state.broken {

@@ -155,14 +155,15 @@ impl<'a, T> Future for ConditionWait<'a, T> {
                     return Poll::Pending;
                 }
                 Stage::Waiting(key) => {
-                    let mut waiters = condition.waiters.borrow_mut();
-                    if waiters.woken(key).is_some() {
-                        waiters.remove(key);
-                        drop(waiters);
+                    let notified = condition
+                        .waiters
+                        .borrow_mut()
+                        .poll_woken(key, cx.waker())
+                        .is_some();
+                    if notified {
                         self.stage = Stage::Relocking(Box::pin(condition.mutex.lock()));
                         continue;
                     }
-                    waiters.update_waker(key, cx.waker());
                     self.stage = Stage::Waiting(key);
                     return Poll::Pending;
                 }

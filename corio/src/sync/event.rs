@@ -86,14 +86,16 @@ impl Future for EventWait<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let event = self.event;
         if let Some(key) = self.key {
-            let mut waiters = event.waiters.borrow_mut();
-            if waiters.woken(key).is_some() {
-                waiters.remove(key);
-                self.key = None;
-                return Poll::Ready(());
+            if event
+                .waiters
+                .borrow_mut()
+                .poll_woken(key, cx.waker())
+                .is_none()
+            {
+                return Poll::Pending;
             }
-            waiters.update_waker(key, cx.waker());
-            return Poll::Pending;
+            self.key = None;
+            return Poll::Ready(());
         }
         if event.flag.get() {
             return coop::poll_proceed(cx);

@@ -138,16 +138,13 @@ impl<'a> Future for Acquire<'a> {
         let semaphore = self.semaphore;
         let mut state = semaphore.state.borrow_mut();
         match self.key {
-            Some(key) => {
-                if state.waiters.woken(key).is_some() {
-                    state.waiters.remove(key);
+            Some(key) => match state.waiters.poll_woken(key, cx.waker()) {
+                Some(()) => {
                     self.key = None;
                     Poll::Ready(SemaphorePermit { semaphore })
-                } else {
-                    state.waiters.update_waker(key, cx.waker());
-                    Poll::Pending
                 }
-            }
+                None => Poll::Pending,
+            },
             None => {
                 if state.permits > 0 && state.waiters.waiting() == 0 {
                     drop(state);

@@ -78,19 +78,19 @@ impl<V: Clone> WaitList<V> {
         self.nodes.get(key.slot).filter(|n| n.seq == key.seq)
     }
 
-    /// The value this waiter was woken with, if it was woken.
-    pub(crate) fn woken(&self, key: WaitKey) -> Option<V> {
-        self.node(key).and_then(|n| n.woken.clone())
-    }
-
-    /// Stores a newer waker for a waiter still in line.
-    pub(crate) fn update_waker(&mut self, key: WaitKey, waker: &Waker) {
-        if let Some(node) = self.nodes.get_mut(key.slot).filter(|n| n.seq == key.seq) {
-            match &node.waker {
-                Some(w) if w.will_wake(waker) => {}
-                _ => node.waker = Some(waker.clone()),
-            }
+    /// The step every parked future takes when polled again: if the waiter
+    /// was woken, it leaves the line and gets the value it was woken with;
+    /// otherwise its stored waker is refreshed and it keeps waiting.
+    pub(crate) fn poll_woken(&mut self, key: WaitKey, waker: &Waker) -> Option<V> {
+        let node = self.nodes.get_mut(key.slot).filter(|n| n.seq == key.seq)?;
+        if node.woken.is_some() {
+            return self.remove(key);
         }
+        match &node.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => node.waker = Some(waker.clone()),
+        }
+        None
     }
 
     /// Removes a waiter (done or cancelled). Returns the value it was woken
