@@ -2,7 +2,6 @@
 //! a bounded thread pool ([`to_thread`], [`ThreadPool`]) and a pool of
 //! worker processes ([`ProcessPool`]).
 
-pub(crate) mod oneshot;
 mod pool;
 mod process_pool;
 

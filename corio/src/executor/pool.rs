@@ -10,8 +10,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::oneshot;
 use crate::runtime::context;
+use crate::task::oneshot;
 use crate::task::TaskError;
 
 type Job = Box<dyn FnOnce() + Send>;

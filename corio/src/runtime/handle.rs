@@ -3,12 +3,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use super::context;
 use super::shared::{Injected, Shared};
-use crate::task::{CatchUnwind, TaskError};
+use crate::task::{oneshot, CatchUnwind, TaskError};
 
 /// The loop was closed (its `Runtime` dropped): it takes no more work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,21 +67,16 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let state = Arc::new(RemoteState {
-            slot: Mutex::new(Slot::Pending(None)),
-            done: Condvar::new(),
-        });
-        let completer = Completer {
-            state: state.clone(),
-        };
+        // A task cancelled (or a loop closed) before it finished drops the
+        // sender unsent: the remote side sees `Cancelled`.
+        let (sender, receiver) = oneshot::channel(None);
         self.call_soon_threadsafe(move || {
             crate::task::spawn(async move {
-                let result = CatchUnwind::new(future).await.map_err(TaskError::Panicked);
-                completer.complete(result);
+                sender.send(CatchUnwind::new(future).await.map_err(TaskError::Panicked));
             })
             .detach();
         })?;
-        Ok(RemoteTask { state })
+        Ok(RemoteTask { receiver })
     }
 
     /// Asks the loop to stop: `run_forever` returns after its current iteration.
@@ -95,50 +90,9 @@ impl LoopHandle {
     }
 }
 
-enum Slot<T> {
-    Pending(Option<Waker>),
-    Done(Result<T, TaskError>),
-    Taken,
-}
-
-struct RemoteState<T> {
-    slot: Mutex<Slot<T>>,
-    done: Condvar,
-}
-
-/// Completes a `RemoteTask`; dropped unfinished (the loop closed, or the
-/// task was cancelled) it completes it as cancelled.
-struct Completer<T> {
-    state: Arc<RemoteState<T>>,
-}
-
-impl<T> Completer<T> {
-    fn complete(&self, result: Result<T, TaskError>) {
-        let mut slot = self
-            .state
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if !matches!(*slot, Slot::Pending(_)) {
-            return;
-        }
-        if let Slot::Pending(waker) = std::mem::replace(&mut *slot, Slot::Done(result)) {
-            drop(slot);
-            self.state.done.notify_all();
-            waker.into_iter().for_each(Waker::wake);
-        }
-    }
-}
-
-impl<T> Drop for Completer<T> {
-    fn drop(&mut self) {
-        self.complete(Err(TaskError::Cancelled));
-    }
-}
-
 /// A future spawned from another thread with [`LoopHandle::spawn`].
 pub struct RemoteTask<T> {
-    state: Arc<RemoteState<T>>,
+    receiver: oneshot::Receiver<Result<T, TaskError>>,
 }
 
 impl<T> RemoteTask<T> {
@@ -152,43 +106,19 @@ impl<T> RemoteTask<T> {
                 "RemoteTask::join blocks the thread: on a loop thread, `.await` the task instead"
             );
         }
-        let mut slot = self
-            .state
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        loop {
-            match std::mem::replace(&mut *slot, Slot::Taken) {
-                Slot::Done(result) => return result,
-                Slot::Taken => panic!("RemoteTask result already taken"),
-                pending => *slot = pending,
-            }
-            slot = self
-                .state
-                .done
-                .wait(slot)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
+        self.receiver
+            .recv_blocking()
+            .unwrap_or(Err(TaskError::Cancelled))
     }
 }
 
 impl<T> Future for RemoteTask<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut slot = self
-            .state
-            .slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match std::mem::replace(&mut *slot, Slot::Taken) {
-            Slot::Done(result) => Poll::Ready(result),
-            Slot::Pending(_) => {
-                *slot = Slot::Pending(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-            Slot::Taken => panic!("RemoteTask polled after it completed"),
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.receiver)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(TaskError::Cancelled)))
     }
 }
 

@@ -10,6 +10,7 @@ mod error;
 pub mod gather;
 mod group;
 mod join;
+pub(crate) mod oneshot;
 pub(crate) mod raw;
 mod select;
 mod shield;

@@ -25,8 +25,8 @@ pub use worker::worker_main;
 use self::job::JobFailure;
 use self::protocol::{frame, Request, Response};
 use self::worker_process::{CallError, WorkerCommand, WorkerProcess};
-use super::oneshot;
 use crate::queue::Queue;
+use crate::task::oneshot;
 use crate::task::Task;
 
 struct PendingJob {

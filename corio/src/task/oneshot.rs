@@ -1,8 +1,10 @@
-//! A one-value channel from a worker thread back to a task on the loop.
+//! A one-value channel between threads: a worker's result back to a task on
+//! the loop (`to_thread`, the process pool), or a remote task's result to
+//! the thread that spawned it (`LoopHandle::spawn`), awaited or blocked on.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 enum Slot<T> {
@@ -15,6 +17,9 @@ enum Slot<T> {
 
 struct Shared<T> {
     slot: Mutex<Slot<T>>,
+    /// Signalled when the slot is filled or the sender dropped, for
+    /// [`Receiver::recv_blocking`].
+    done: Condvar,
 }
 
 /// Sends the one value; dropping it unsent makes the receiver see `None`.
@@ -32,6 +37,7 @@ pub(crate) struct Receiver<T> {
 pub(crate) fn channel<T>(on_done: Option<Box<dyn FnOnce() + Send>>) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         slot: Mutex::new(Slot::Empty(None)),
+        done: Condvar::new(),
     });
     (
         Sender {
@@ -58,6 +64,7 @@ impl<T> Sender<T> {
                 _ => None,
             }
         };
+        shared.done.notify_all();
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -72,6 +79,31 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         self.finish(Slot::Dropped);
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Blocks this thread until the value arrives (`None` if the sender was
+    /// dropped unsent). Only for threads that run no loop.
+    pub(crate) fn recv_blocking(self) -> Option<T> {
+        let mut slot = self
+            .shared
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match std::mem::replace(&mut *slot, Slot::Taken) {
+                Slot::Full(value) => return Some(value),
+                Slot::Dropped => return None,
+                Slot::Taken => panic!("oneshot receiver used after it completed"),
+                empty @ Slot::Empty(_) => *slot = empty,
+            }
+            slot = self
+                .shared
+                .done
+                .wait(slot)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 }
 
