@@ -220,23 +220,16 @@ impl Child {
     /// keeps running meanwhile. Stdin is not closed first: drop
     /// [`Child::stdin`] if the child waits for EOF.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
-        let mut backoff = Duration::from_millis(1);
-        loop {
-            if let Some(status) = self.try_wait()? {
-                return Ok(status);
-            }
-            match &self.exit {
-                Some(pidfd) => {
-                    pidfd.readable().await?;
-                    pidfd.clear_readable();
-                }
-                None => {
-                    // No pidfd (old kernel): poll with a growing interval.
-                    crate::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(100));
-                }
-            }
+        if let Some(status) = self.status {
+            return Ok(status);
         }
+        let child = self
+            .inner
+            .as_mut()
+            .expect("Child used after it was dropped");
+        let status = wait_for_exit(child, self.exit.as_ref()).await?;
+        self.status = Some(status);
+        Ok(status)
     }
 
     /// Writes `input` to stdin (then closes it), reads stdout and stderr to
@@ -305,28 +298,39 @@ impl Drop for Child {
         let exit = self.exit.take();
         if crate::in_loop() {
             crate::spawn(async move {
-                let mut backoff = Duration::from_millis(1);
-                while let Some(child) = reaper.0.as_mut() {
-                    if !matches!(child.try_wait(), Ok(None)) {
-                        break; // reaped (the reaper's drop sees that)
-                    }
-                    match &exit {
-                        Some(pidfd) => {
-                            if pidfd.readable().await.is_err() {
-                                break;
-                            }
-                            pidfd.clear_readable();
-                        }
-                        None => {
-                            crate::sleep(backoff).await;
-                            backoff = (backoff * 2).min(Duration::from_millis(100));
-                        }
-                    }
-                }
+                let child = reaper.0.as_mut().expect("set above");
+                // Reaped, or an error: either way the reaper's drop sees it.
+                let _ = wait_for_exit(child, exit.as_ref()).await;
             })
             .detach();
         }
         // Outside a loop, or if the loop closes first: `reaper` waits on a thread.
+    }
+}
+
+/// Waits for `child` to exit and reaps it: parked on the pidfd when there is
+/// one (the reactor wakes us when the kernel says it exited), otherwise
+/// polling with a growing interval.
+async fn wait_for_exit(
+    child: &mut std::process::Child,
+    exit: Option<&Async<OwnedFd>>,
+) -> io::Result<ExitStatus> {
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        match exit {
+            Some(pidfd) => {
+                pidfd.readable().await?;
+                pidfd.clear_readable();
+            }
+            None => {
+                // No pidfd (old kernel): poll with a growing interval.
+                crate::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(100));
+            }
+        }
     }
 }
 
