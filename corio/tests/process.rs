@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use corio::process::Command;
-use futures::AsyncReadExt;
 
 #[corio::test]
 async fn output_captures_stdout_stderr_and_status() {

@@ -58,6 +58,23 @@ impl ChildStdin {
 macro_rules! reader_impl {
     ($name:ident) => {
         impl $name {
+            /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the child
+            /// closes the pipe first.
+            pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+                let mut filled = 0;
+                while filled < buf.len() {
+                    let n = self
+                        .io
+                        .read_with(|mut f| f.read(&mut buf[filled..]))
+                        .await?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    filled += n;
+                }
+                Ok(())
+            }
+
             /// Reads everything until the child closes the pipe.
             pub async fn read_to_end(&mut self) -> io::Result<Vec<u8>> {
                 let mut out = Vec::new();

@@ -2,16 +2,13 @@
 //! greeting, send a job, read the answer, reap it.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use super::protocol::{GREETING, MAX_FRAME, PARENT_ENV, WORKER_ENV};
 use super::ProcessError;
-use crate::io::Async;
+use crate::process::{ChildStdin, ChildStdout};
 
 /// How to start a worker: this executable again, unless told otherwise.
 #[derive(Clone, Debug)]
@@ -36,8 +33,8 @@ pub(crate) enum CallError {
 
 pub(crate) struct WorkerProcess {
     child: Option<Child>,
-    stdin: Option<Async<File>>,
-    stdout: Async<File>,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
 }
 
 impl WorkerProcess {
@@ -57,15 +54,17 @@ impl WorkerProcess {
         .await
         .map_err(|e| ProcessError::Io(e.into()))?
         .map_err(ProcessError::Io)?;
-        let stdin = File::from(OwnedFd::from(child.stdin.take().expect("piped")));
-        let stdout = File::from(OwnedFd::from(child.stdout.take().expect("piped")));
+        let stdin =
+            ChildStdin::new(child.stdin.take().expect("piped")).map_err(ProcessError::Io)?;
+        let stdout =
+            ChildStdout::new(child.stdout.take().expect("piped")).map_err(ProcessError::Io)?;
         let mut worker = WorkerProcess {
             child: Some(child),
-            stdin: Some(Async::new(stdin).map_err(ProcessError::Io)?),
-            stdout: Async::new(stdout).map_err(ProcessError::Io)?,
+            stdin: Some(stdin),
+            stdout,
         };
         let mut greeting = [0u8; 16];
-        match crate::timeout(GREETING_TIMEOUT, read_exact(&worker.stdout, &mut greeting)).await {
+        match crate::timeout(GREETING_TIMEOUT, worker.stdout.read_exact(&mut greeting)).await {
             Ok(Ok(())) if &greeting == GREETING => Ok(worker),
             Ok(Ok(())) => Err(ProcessError::WorkerStart(format!(
                 "it wrote {:?} instead of the worker greeting: {HOOK_HELP}",
@@ -86,12 +85,14 @@ impl WorkerProcess {
 
     /// Sends one framed request and returns the answer's payload.
     pub(crate) async fn call(&mut self, request: &[u8]) -> Result<Vec<u8>, CallError> {
-        let stdin = self.stdin.as_ref().ok_or(CallError::NotDelivered)?;
-        write_all(stdin, request)
+        let stdin = self.stdin.as_mut().ok_or(CallError::NotDelivered)?;
+        stdin
+            .write_all(request)
             .await
             .map_err(|_| CallError::NotDelivered)?;
         let mut len = [0u8; 4];
-        read_exact(&self.stdout, &mut len)
+        self.stdout
+            .read_exact(&mut len)
             .await
             .map_err(|_| CallError::Died)?;
         let len = u32::from_le_bytes(len) as usize;
@@ -99,7 +100,8 @@ impl WorkerProcess {
             return Err(CallError::Died);
         }
         let mut payload = vec![0u8; len];
-        read_exact(&self.stdout, &mut payload)
+        self.stdout
+            .read_exact(&mut payload)
             .await
             .map_err(|_| CallError::Died)?;
         Ok(payload)
@@ -130,24 +132,4 @@ impl Drop for WorkerProcess {
     fn drop(&mut self) {
         self.kill_and_reap();
     }
-}
-
-async fn read_exact(io: &Async<File>, buf: &mut [u8]) -> io::Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = io.read_with(|mut f| f.read(&mut buf[filled..])).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        filled += n;
-    }
-    Ok(())
-}
-
-async fn write_all(io: &Async<File>, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        let n = io.write_with(|mut f| f.write(buf)).await?;
-        buf = &buf[n..];
-    }
-    Ok(())
 }
