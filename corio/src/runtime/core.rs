@@ -262,17 +262,15 @@ impl Core {
             }
             Runnable::Call(callback) => {
                 if !callback.is_cancelled() {
-                    run_guarded(callback.location(), || callback.run());
+                    run_guarded(
+                        format_args!("callback scheduled at {}", callback.location()),
+                        || callback.run(),
+                    );
                 }
                 start.map(|_| SlowWhat::Callback(callback.location()))
             }
             Runnable::Foreign(f) => {
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
-                    eprintln!(
-                        "corio: callback sent from another thread panicked: {}",
-                        crate::task::panic_message(&payload)
-                    );
-                }
+                run_guarded("callback sent from another thread", f);
                 start.map(|_| SlowWhat::Foreign)
             }
         };
@@ -358,10 +356,10 @@ enum SlowWhat {
 
 /// Runs a callback, reporting a panic on stderr instead of unwinding through
 /// the loop (asyncio logs a callback's exception and carries on).
-fn run_guarded(location: &'static Location<'static>, f: impl FnOnce()) {
+fn run_guarded(what: impl std::fmt::Display, f: impl FnOnce()) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
         eprintln!(
-            "corio: callback scheduled at {location} panicked: {}",
+            "corio: {what} panicked: {}",
             crate::task::panic_message(&payload)
         );
     }
