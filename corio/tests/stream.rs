@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use corio::stream::{
-    open_connection, open_unix_connection, start_server, start_unix_server, StreamError,
+    open_connection, open_unix_connection, start_server, start_unix_server, Server, StreamError,
     StreamReader, StreamWriter,
 };
 use corio::sync::Event;
@@ -15,6 +15,20 @@ use futures::AsyncBufReadExt;
 /// An echo server: lines back until EOF.
 mod common;
 use common::raise_fd_limit;
+
+/// A server running `handler` on a free loopback port, and one client
+/// connection to it (the server closes when dropped: keep it alive).
+async fn server_and_client<F, Fut>(handler: F) -> (Server, StreamReader, StreamWriter)
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let server = start_server(handler, "127.0.0.1:0").await.unwrap();
+    let (reader, writer) = open_connection(server.local_addrs()[0].inet().unwrap())
+        .await
+        .unwrap();
+    (server, reader, writer)
+}
 
 async fn echo_lines(mut reader: StreamReader, writer: StreamWriter) {
     loop {
@@ -132,22 +146,15 @@ async fn a_64_mib_transfer_with_backpressure_keeps_memory_bounded() {
 
 #[corio::test]
 async fn write_eof_then_read_to_end() {
-    let server = start_server(
-        |mut reader, writer| async move {
-            let request = reader.read_to_end().await.unwrap(); // until our EOF
-            assert!(reader.at_eof());
-            writer.write(&request).unwrap();
-            writer.write(b" (done)").unwrap();
-            writer.close();
-            writer.wait_closed().await.unwrap();
-        },
-        "127.0.0.1:0",
-    )
-    .await
-    .unwrap();
-    let (mut reader, writer) = open_connection(server.local_addrs()[0].inet().unwrap())
-        .await
-        .unwrap();
+    let (_server, mut reader, writer) = server_and_client(|mut reader, writer| async move {
+        let request = reader.read_to_end().await.unwrap(); // until our EOF
+        assert!(reader.at_eof());
+        writer.write(&request).unwrap();
+        writer.write(b" (done)").unwrap();
+        writer.close();
+        writer.wait_closed().await.unwrap();
+    })
+    .await;
     writer.write(b"half").unwrap();
     writer.write_eof().unwrap();
     assert!(
@@ -160,19 +167,12 @@ async fn write_eof_then_read_to_end() {
 
 #[corio::test]
 async fn a_line_over_the_limit_is_limit_overrun_and_the_stream_stays_usable() {
-    let server = start_server(
-        |_reader, writer| async move {
-            writer.write(&[b'a'; 3000]).unwrap();
-            writer.write(b"\nok\n").unwrap();
-            writer.drain().await.unwrap();
-        },
-        "127.0.0.1:0",
-    )
-    .await
-    .unwrap();
-    let (mut reader, _writer) = open_connection(server.local_addrs()[0].inet().unwrap())
-        .await
-        .unwrap();
+    let (_server, mut reader, _writer) = server_and_client(|_reader, writer| async move {
+        writer.write(&[b'a'; 3000]).unwrap();
+        writer.write(b"\nok\n").unwrap();
+        writer.drain().await.unwrap();
+    })
+    .await;
     reader.set_limit(1024);
     match reader.read_line().await {
         Err(StreamError::LimitOverrun { .. }) => {}
@@ -189,24 +189,17 @@ async fn a_line_over_the_limit_is_limit_overrun_and_the_stream_stays_usable() {
 async fn cancelling_read_line_midway_loses_no_bytes() {
     let go_on = Rc::new(Event::new());
     let g = go_on.clone();
-    let server = start_server(
-        move |_reader, writer| {
-            let g = g.clone();
-            async move {
-                writer.write(b"hel").unwrap();
-                writer.drain().await.unwrap();
-                g.wait().await; // until the client's read_line was cancelled
-                writer.write(b"lo\nworld\n").unwrap();
-                writer.drain().await.unwrap();
-            }
-        },
-        "127.0.0.1:0",
-    )
-    .await
-    .unwrap();
-    let (mut reader, _writer) = open_connection(server.local_addrs()[0].inet().unwrap())
-        .await
-        .unwrap();
+    let (_server, mut reader, _writer) = server_and_client(move |_reader, writer| {
+        let g = g.clone();
+        async move {
+            writer.write(b"hel").unwrap();
+            writer.drain().await.unwrap();
+            g.wait().await; // until the client's read_line was cancelled
+            writer.write(b"lo\nworld\n").unwrap();
+            writer.drain().await.unwrap();
+        }
+    })
+    .await;
     for _ in 0..100 {
         let attempt = timeout(Duration::from_millis(20), reader.read_line()).await;
         assert!(attempt.is_err(), "no newline has been sent yet");
@@ -226,18 +219,11 @@ async fn cancelling_read_line_midway_loses_no_bytes() {
 
 #[corio::test]
 async fn read_exact_and_read_until_at_eof_give_incomplete_read() {
-    let server = start_server(
-        |_reader, writer| async move {
-            writer.write(b"abc--def--tail").unwrap();
-            writer.close();
-        },
-        "127.0.0.1:0",
-    )
-    .await
-    .unwrap();
-    let (mut reader, _writer) = open_connection(server.local_addrs()[0].inet().unwrap())
-        .await
-        .unwrap();
+    let (_server, mut reader, _writer) = server_and_client(|_reader, writer| async move {
+        writer.write(b"abc--def--tail").unwrap();
+        writer.close();
+    })
+    .await;
     assert_eq!(reader.read_until(b"--").await.unwrap(), b"abc--");
     assert_eq!(reader.read_exact(3).await.unwrap(), b"def");
     assert_eq!(reader.read_until(b"--").await.unwrap(), b"--");
@@ -261,18 +247,11 @@ async fn read_exact_and_read_until_at_eof_give_incomplete_read() {
 
 #[corio::test]
 async fn stream_reader_works_with_futures_io_traits() {
-    let server = start_server(
-        |_reader, writer| async move {
-            writer.write(b"one\ntwo\nthree\n").unwrap();
-            writer.close();
-        },
-        "127.0.0.1:0",
-    )
-    .await
-    .unwrap();
-    let (reader, _writer) = open_connection(server.local_addrs()[0].inet().unwrap())
-        .await
-        .unwrap();
+    let (_server, reader, _writer) = server_and_client(|_reader, writer| async move {
+        writer.write(b"one\ntwo\nthree\n").unwrap();
+        writer.close();
+    })
+    .await;
     use futures::StreamExt;
     let lines: Vec<String> = reader.lines().map(Result::unwrap).collect().await;
     assert_eq!(lines, vec!["one", "two", "three"]);
