@@ -145,6 +145,7 @@ fn main() {
         Some("tcp-server") => return net::tcp_server(&args[1..]),
         Some("tcp-load") => return net::tcp_load(&args[1..]),
         Some("http-server") => return net::http_server(&args[1..]),
+        Some("solo") => return solo(&args[1..]),
         _ => {}
     }
     let mut runs = 5;
@@ -182,6 +183,25 @@ fn main() {
         rows.extend(net::run_http(runs.min(3)));
     }
     report::print_table(&rows);
+}
+
+/// `solo WORKLOAD N`: one corio workload, once, for instruction counting
+/// under callgrind (`bench/callgrind.sh`); prints its figure.
+fn solo(args: &[String]) {
+    let name = args.first().map(String::as_str).unwrap_or("");
+    let n: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let figure = match name {
+        "spawn_join" => micro::spawn_join(Rt::Corio, n),
+        "yield_now" => micro::yield_now(Rt::Corio, n),
+        "ping_pong" => micro::ping_pong(Rt::Corio, n),
+        "timers" => micro::timers(Rt::Corio, n),
+        "timeouts" => micro::timeouts(Rt::Corio, n),
+        "echo" => micro::echo_in_process(n),
+        other => panic!(
+            "solo: unknown workload {other:?} (spawn_join, yield_now, ping_pong, timers, timeouts, echo)"
+        ),
+    };
+    println!("{name} {n} {figure:.1}");
 }
 
 fn num_cores() -> usize {

@@ -458,3 +458,40 @@ pub fn queue(rt: Rt, n: u64) -> f64 {
     };
     per_op(elapsed, n)
 }
+
+/// `n` round trips of 64 bytes between a client and an echo server task on
+/// one corio loop over loopback TCP (ns each). Used for instruction counts
+/// (`solo echo`): both sides' work per round trip, no second process.
+pub fn echo_in_process(n: u64) -> f64 {
+    on_corio(async move {
+        let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = corio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            s.set_nodelay(true).unwrap();
+            let mut buf = [0u8; 64];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => s.write_all(&buf[..k]).await.unwrap(),
+                }
+            }
+        });
+        let s = corio::net::TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let msg = [7u8; 64];
+        let mut buf = [0u8; 64];
+        let start = Instant::now();
+        for _ in 0..n {
+            s.write_all(&msg).await.unwrap();
+            let mut got = 0;
+            while got < 64 {
+                got += s.read(&mut buf[got..]).await.unwrap();
+            }
+        }
+        let elapsed = start.elapsed();
+        drop(s);
+        server.await.unwrap();
+        per_op(elapsed, n)
+    })
+}
