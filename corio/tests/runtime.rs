@@ -300,3 +300,35 @@ fn corio_debug_env_turns_on_debug_mode() {
         "{stderr}"
     );
 }
+
+#[test]
+fn panic_reports_carry_the_panic_message() {
+    // Defect: an unawaited task's panic and a panicking callback printed
+    // `<non-string panic payload>` instead of the message. The child prints
+    // the reports on its stderr (the default exception handler).
+    if std::env::var_os("CORIO_TEST_PANIC_CHILD").is_some() {
+        std::panic::set_hook(Box::new(|_| {})); // only corio's own reports
+        corio::run(async {
+            drop(corio::spawn(async {
+                panic!("task boom {}", 42);
+            }));
+            corio::call_soon(|| panic!("callback boom"));
+            corio::sleep(Duration::from_millis(10)).await;
+        });
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "panic_reports_carry_the_panic_message",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("CORIO_TEST_PANIC_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("task boom 42"), "{stderr}");
+    assert!(stderr.contains("callback boom"), "{stderr}");
+    assert!(!stderr.contains("non-string"), "{stderr}");
+}
