@@ -87,7 +87,7 @@ pub mod tls;
 pub use executor::to_thread;
 pub use runtime::{
     all_tasks, call_at, call_later, call_soon, in_loop, run, stop, Builder, Handle, LoopClosed,
-    LoopHandle, RemoteTask, Runtime, SlowCallback, TaskInfo, TaskState,
+    LoopError, LoopHandle, RemoteTask, Runtime, SlowCallback, TaskInfo, TaskState,
 };
 pub use task::{
     as_completed, gather_all, race, select, shield, spawn, spawn_named, try_gather, wait,

@@ -40,6 +40,14 @@ pub(crate) fn expect_current<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
     }
 }
 
+/// Hands `error` to the running loop's exception handler (stderr when no
+/// loop is running).
+pub(crate) fn report(error: super::LoopError) {
+    if with_current(|core| core.report(&error)).is_none() {
+        super::report::report_on_stderr(&error);
+    }
+}
+
 /// Marks a loop as running on this thread until dropped.
 pub(crate) struct Enter<'a> {
     prev: *const Core,

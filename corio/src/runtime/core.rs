@@ -15,6 +15,7 @@ use slab::Slab;
 use super::callback::Callback;
 use super::clock::Clock;
 use super::debug::{DebugConfig, SlowCallback, TaskInfo, TaskState};
+use super::report::{ErrorHook, LoopError};
 use super::shared::{Injected, Shared};
 use crate::reactor::Reactor;
 use crate::task::raw::{self, PollOutcome, TaskMeta, TaskRef, COMPLETE, RUNNING, SCHEDULED};
@@ -35,6 +36,7 @@ pub(crate) struct CoreConfig {
     pub(crate) paused: bool,
     pub(crate) event_interval: u32,
     pub(crate) debug: Option<DebugConfig>,
+    pub(crate) exception_handler: ErrorHook,
 }
 
 /// Everything the loop owns; reached through the thread-local context.
@@ -57,6 +59,7 @@ pub(crate) struct Core {
     ran_since_poll: Cell<u32>,
     event_interval: u32,
     debug: Option<DebugConfig>,
+    exception_handler: RefCell<ErrorHook>,
     /// Reused buffers for wakers and timer actions collected in one poll.
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
@@ -83,6 +86,7 @@ impl Core {
             ran_since_poll: Cell::new(0),
             event_interval: config.event_interval.max(1),
             debug: config.debug,
+            exception_handler: RefCell::new(config.exception_handler),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
         })
@@ -135,6 +139,17 @@ impl Core {
 
     pub(crate) fn push_callback(&self, callback: Rc<dyn Callback>) {
         self.queue.borrow_mut().push_back(Runnable::Call(callback));
+    }
+
+    /// Hands `error` to the exception handler (called outside any borrow,
+    /// so the handler may use the loop).
+    pub(crate) fn report(&self, error: &LoopError) {
+        let handler = self.exception_handler.borrow().clone();
+        handler(error);
+    }
+
+    pub(crate) fn set_exception_handler(&self, handler: ErrorHook) {
+        *self.exception_handler.borrow_mut() = handler;
     }
 
     pub(crate) fn stop(&self) {
@@ -262,7 +277,7 @@ impl Core {
             }
             Runnable::Call(callback) => {
                 if !callback.is_cancelled() {
-                    run_guarded(
+                    self.run_guarded(
                         format_args!("callback scheduled at {}", callback.location()),
                         || callback.run(),
                     );
@@ -270,7 +285,7 @@ impl Core {
                 start.map(|_| SlowWhat::Callback(callback.location()))
             }
             Runnable::Foreign(f) => {
-                run_guarded("callback sent from another thread", f);
+                self.run_guarded("callback sent from another thread", f);
                 start.map(|_| SlowWhat::Foreign)
             }
         };
@@ -354,13 +369,16 @@ enum SlowWhat {
     Foreign,
 }
 
-/// Runs a callback, reporting a panic on stderr instead of unwinding through
-/// the loop (asyncio logs a callback's exception and carries on).
-fn run_guarded(what: impl std::fmt::Display, f: impl FnOnce()) {
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
-        eprintln!(
-            "corio: {what} panicked: {}",
-            crate::task::panic_message(&payload)
-        );
+impl Core {
+    /// Runs a callback, reporting a panic to the exception handler instead
+    /// of unwinding through the loop (asyncio logs a callback's exception
+    /// and carries on).
+    fn run_guarded(&self, what: impl std::fmt::Display, f: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            self.report(&LoopError::new(format!(
+                "{what} panicked: {}",
+                crate::task::panic_message(&*payload)
+            )));
+        }
     }
 }

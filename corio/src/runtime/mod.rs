@@ -14,6 +14,7 @@ pub(crate) mod context;
 pub(crate) mod core;
 mod debug;
 mod handle;
+mod report;
 pub(crate) mod shared;
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 pub use callback::{call_at, call_later, call_soon, Handle};
 pub use debug::{SlowCallback, TaskInfo, TaskState};
 pub use handle::{LoopClosed, LoopHandle, RemoteTask};
+pub use report::LoopError;
 pub(crate) use shared::Shared;
 
 use self::core::{Core, CoreConfig};
@@ -79,6 +81,7 @@ pub struct Builder {
     debug: bool,
     slow_callback_duration: Duration,
     on_slow_callback: Option<debug::SlowCallbackHook>,
+    exception_handler: Option<report::ErrorHook>,
     event_interval: u32,
 }
 
@@ -100,6 +103,7 @@ impl Default for Builder {
             debug: debug::debug_from_env(),
             slow_callback_duration: Duration::from_millis(100),
             on_slow_callback: None,
+            exception_handler: None,
             event_interval: 61,
         }
     }
@@ -146,6 +150,29 @@ impl Builder {
         self
     }
 
+    /// asyncio's exception handler: where the loop reports what nobody else
+    /// will see (a panic in a detached task or a callback, a failed TLS
+    /// handshake on a server). The default prints one line on stderr.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let rt = corio::Runtime::builder()
+    ///     .exception_handler(move |e| log.lock().unwrap().push(e.message.clone()))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     drop(corio::spawn(async { panic!("lost") }));
+    ///     corio::yield_now().await;
+    /// });
+    /// assert!(seen.lock().unwrap()[0].contains("lost"));
+    /// ```
+    pub fn exception_handler(mut self, f: impl Fn(&LoopError) + Send + Sync + 'static) -> Builder {
+        self.exception_handler = Some(Arc::new(f));
+        self
+    }
+
     /// How many runnables may run while work stays ready before the loop
     /// polls for I/O and timers again (default 61, as tokio).
     pub fn event_interval(mut self, n: u32) -> Builder {
@@ -166,6 +193,9 @@ impl Builder {
             paused: self.paused,
             event_interval: self.event_interval,
             debug,
+            exception_handler: self
+                .exception_handler
+                .unwrap_or_else(|| Arc::new(report::report_on_stderr)),
         };
         let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Runtime {
@@ -280,6 +310,11 @@ impl Runtime {
             "Runtime::advance needs a paused runtime (Builder::paused)"
         );
         self.core.clock.advance(by);
+    }
+
+    /// Replaces the exception handler (see [`Builder::exception_handler`]).
+    pub fn set_exception_handler(&self, f: impl Fn(&LoopError) + Send + Sync + 'static) {
+        self.core.set_exception_handler(Arc::new(f));
     }
 
     /// The tasks of this loop not yet finished.

@@ -38,6 +38,9 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
         s
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s
+    } else if let Some(inner) = payload.downcast_ref::<Box<dyn Any + Send>>() {
+        // A `&Box<dyn Any>` passed by mistake: look inside the box.
+        panic_message(&**inner)
     } else {
         "<non-string panic payload>"
     }

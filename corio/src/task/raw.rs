@@ -386,7 +386,7 @@ unsafe fn poll<F: Future + 'static>(ptr: NonNull<Header>) -> PollOutcome {
                 if let Err(payload) =
                     panic::catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed))
                 {
-                    report_panic(header, "while dropping its future", &payload);
+                    report_panic(header, "while dropping its future", &*payload);
                 }
             }
             complete(header, stage, result);
@@ -418,7 +418,7 @@ fn complete<F: Future>(
     header.state.set(state);
     if state & DETACHED != 0 {
         if let Err(TaskError::Panicked(payload)) = &result {
-            report_panic(header, "and nobody awaited it", payload);
+            report_panic(header, "and nobody awaited it", &**payload);
         }
         drop_quietly(header, result);
     } else {
@@ -432,17 +432,17 @@ fn complete<F: Future>(
 /// Drops a value whose destructor might panic, reporting instead of unwinding.
 fn drop_quietly<V>(header: &Header, value: V) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| drop(value))) {
-        report_panic(header, "while dropping its output", &payload);
+        report_panic(header, "while dropping its output", &*payload);
     }
 }
 
 /// asyncio's "Task exception was never retrieved", on stderr.
-pub(crate) fn report_panic(header: &Header, when: &str, payload: &Box<dyn Any + Send>) {
-    eprintln!(
-        "corio: task {} panicked {when}: {}",
+pub(crate) fn report_panic(header: &Header, when: &str, payload: &(dyn Any + Send)) {
+    context::report(crate::runtime::LoopError::new(format!(
+        "task {} panicked {when}: {}",
         describe(header),
         crate::task::panic_message(payload)
-    );
+    )));
 }
 
 impl Header {
@@ -510,7 +510,7 @@ unsafe fn drop_output<F: Future + 'static>(ptr: NonNull<Header>) {
             report_panic(
                 header,
                 "and its Task was dropped without reading it",
-                payload,
+                &**payload,
             );
         }
         drop_quietly(header, result);
