@@ -61,7 +61,9 @@ async fn two_accepts_on_one_tcp_listener_both_wake() {
 #[corio::test]
 async fn two_reads_on_one_tcp_stream_both_wake() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
     let (server, _) = listener.accept().await.unwrap();
     let server = Rc::new(server);
     let waiters: Vec<_> = (0..2)
@@ -112,7 +114,10 @@ async fn two_waiters_on_unix_sockets_both_wake() {
     a.send(b"x").await.unwrap();
     a.send(b"yy").await.unwrap();
     for w in accepts {
-        timeout(BOUND, w).await.expect("a unix accept hung").unwrap();
+        timeout(BOUND, w)
+            .await
+            .expect("a unix accept hung")
+            .unwrap();
     }
     let mut sizes = Vec::new();
     for w in recvs {
@@ -149,9 +154,15 @@ async fn two_readable_and_read_with_waiters_on_one_async_both_wake() {
     a.write_with(|s| std::io::Write::write(&mut &*s, b"hi"))
         .await
         .unwrap();
-    timeout(BOUND, readable).await.expect("readable hung").unwrap();
+    timeout(BOUND, readable)
+        .await
+        .expect("readable hung")
+        .unwrap();
     assert_eq!(
-        timeout(BOUND, read_with).await.expect("read_with hung").unwrap(),
+        timeout(BOUND, read_with)
+            .await
+            .expect("read_with hung")
+            .unwrap(),
         2
     );
 }
@@ -164,9 +175,11 @@ async fn a_cancelled_waiter_leaves_no_stale_waker_behind() {
     // must still be woken afterwards.
     for _ in 0..100 {
         let mut buf = [0u8; 4];
-        assert!(timeout(Duration::from_millis(1), socket.recv_from(&mut buf))
-            .await
-            .is_err());
+        assert!(
+            timeout(Duration::from_millis(1), socket.recv_from(&mut buf))
+                .await
+                .is_err()
+        );
     }
     let waiter = {
         let socket = socket.clone();

@@ -59,14 +59,18 @@ impl<T: AsFd> Async<T> {
         self.io.take().expect("Async used after into_inner")
     }
 
-    /// Waits until the descriptor may be readable.
+    /// Waits until the descriptor may be readable. Any number of tasks may
+    /// wait at once; each is woken.
     pub async fn readable(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.registration.poll_ready(cx, Direction::Read).map(Ok)).await
+        let mut waiter = self.registration.waiter(Direction::Read);
+        std::future::poll_fn(|cx| waiter.poll_ready(cx).map(Ok)).await
     }
 
-    /// Waits until the descriptor may be writable.
+    /// Waits until the descriptor may be writable. Any number of tasks may
+    /// wait at once; each is woken.
     pub async fn writable(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.registration.poll_ready(cx, Direction::Write).map(Ok)).await
+        let mut waiter = self.registration.waiter(Direction::Write);
+        std::future::poll_fn(|cx| waiter.poll_ready(cx).map(Ok)).await
     }
 
     /// Forgets read readiness: the next `readable` waits for a new edge.
@@ -80,20 +84,51 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Runs the non-blocking `op` until it does not fail with `WouldBlock`,
-    /// waiting for read readiness in between.
+    /// waiting for read readiness in between. Any number of tasks may wait
+    /// at once; each is woken.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let io = self.get_ref();
-        std::future::poll_fn(|cx| self.registration.poll_io(cx, Direction::Read, || op(io))).await
+        let mut waiter = self.registration.waiter(Direction::Read);
+        std::future::poll_fn(|cx| waiter.poll_io(cx, || op(io))).await
     }
 
     /// Runs the non-blocking `op` until it does not fail with `WouldBlock`,
-    /// waiting for write readiness in between.
+    /// waiting for write readiness in between. Any number of tasks may wait
+    /// at once; each is woken.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         let io = self.get_ref();
-        std::future::poll_fn(|cx| self.registration.poll_io(cx, Direction::Write, || op(io))).await
+        let mut waiter = self.registration.waiter(Direction::Write);
+        std::future::poll_fn(|cx| waiter.poll_io(cx, || op(io))).await
     }
 
-    /// Polls the non-blocking `op` in direction read (for hand-written futures).
+    /// A stream read into a buffer of `len` bytes from `&self` (a short
+    /// read clears readiness); concurrent readers each get woken.
+    pub(crate) async fn read_len(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let io = self.get_ref();
+        let mut waiter = self.registration.waiter(Direction::Read);
+        std::future::poll_fn(|cx| waiter.poll_io_len(cx, len, || op(io))).await
+    }
+
+    /// A stream write of `len` bytes from `&self` (a short write clears
+    /// readiness); concurrent writers each get woken.
+    pub(crate) async fn write_len(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let io = self.get_ref();
+        let mut waiter = self.registration.waiter(Direction::Write);
+        std::future::poll_fn(|cx| waiter.poll_io_len(cx, len, || op(io))).await
+    }
+
+    /// Polls the non-blocking `op` in direction read (for hand-written
+    /// futures). One waiter at a time: a second task polling this in the
+    /// same direction takes the first one's place; tasks that wait
+    /// together use [`read_with`](Self::read_with).
     pub fn poll_read_with<R>(
         &self,
         cx: &mut Context<'_>,
@@ -103,7 +138,9 @@ impl<T: AsFd> Async<T> {
         self.registration.poll_io(cx, Direction::Read, || op(io))
     }
 
-    /// Polls the non-blocking `op` in direction write (for hand-written futures).
+    /// Polls the non-blocking `op` in direction write (for hand-written
+    /// futures). One waiter at a time, as for
+    /// [`poll_read_with`](Self::poll_read_with).
     pub fn poll_write_with<R>(
         &self,
         cx: &mut Context<'_>,

@@ -65,12 +65,16 @@ impl TcpStream {
 
     /// Reads into `buf`; 0 means the peer closed its side.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| crate::net::SplitStream::poll_read_priv(self, cx, buf)).await
+        self.io
+            .read_len(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
+            .await
     }
 
     /// Writes some of `buf`; returns how much.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| crate::net::SplitStream::poll_write_priv(self, cx, buf)).await
+        self.io
+            .write_len(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
+            .await
     }
 
     /// Writes all of `buf`.

@@ -28,6 +28,13 @@ pub(crate) struct Reactor {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
     sources: RefCell<Slab<Rc<IoState>>>,
+    /// Counts registrations, so a reused slab key gets a new token.
+    generation: std::cell::Cell<u32>,
+}
+
+/// A registration's token: its slab key, and its generation above bit 32.
+fn token(key: usize, generation: u32) -> Token {
+    Token((key & 0xffff_ffff) | ((generation as usize) << 32))
 }
 
 impl Reactor {
@@ -39,6 +46,7 @@ impl Reactor {
             poll: RefCell::new(poll),
             events: RefCell::new(Events::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
+            generation: std::cell::Cell::new(0),
         };
         Ok((reactor, waker))
     }
@@ -64,9 +72,12 @@ impl Reactor {
                 notified = true;
                 continue;
             }
-            let Some(state) = sources.get(event.token().0) else {
+            let Some(state) = sources.get(event.token().0 & 0xffff_ffff) else {
                 continue;
             };
+            if state.generation as usize != event.token().0 >> 32 {
+                continue; // for a descriptor deregistered since
+            }
             let mut ready = 0;
             if event.is_readable() {
                 ready |= READABLE;
@@ -91,10 +102,12 @@ impl Reactor {
     pub(crate) fn register(&self, fd: RawFd) -> io::Result<Rc<IoState>> {
         let mut sources = self.sources.borrow_mut();
         let entry = sources.vacant_entry();
-        let state = Rc::new(IoState::new(entry.key()));
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let state = Rc::new(IoState::new(entry.key(), generation));
         self.poll.borrow().registry().register(
             &mut SourceFd(&fd),
-            Token(entry.key()),
+            token(entry.key(), generation),
             Interest::READABLE | Interest::WRITABLE,
         )?;
         entry.insert(state.clone());

@@ -12,7 +12,8 @@ thread_local! {
 /// The message every "needs a running loop" panic carries.
 pub(crate) const NO_LOOP_HELP: &str = "there is no corio loop running on this thread: \
      run async code inside `corio::run(async { ... })`, `Runtime::block_on`, \
-     or a `#[corio::main]` / `#[corio::test]` function";
+     or a `#[corio::main]` / `#[corio::test]` function (a corio future polled by another \
+     runtime, such as tokio, finds no corio loop: run it on corio instead)";
 
 /// Runs `f` with the loop running on this thread, if any.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
