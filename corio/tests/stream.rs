@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use corio::stream::{
     open_connection, open_unix_connection, start_server, start_unix_server, Server, StreamError,
-    StreamReader, StreamWriter,
+    StreamReader, StreamWriter, DEFAULT_LIMIT,
 };
 use corio::sync::Event;
 use corio::{spawn, timeout};
@@ -394,4 +394,51 @@ async fn writer_reports_peer_and_local_addresses() {
         .unwrap()
         .ip()
         .is_loopback());
+}
+
+#[corio::test]
+async fn read_line_overruns_at_the_limit_itself_not_twice_it() {
+    // Default 64 KiB limit; the peer sends 256 KiB with no newline and
+    // keeps the connection open: the overrun is reported at the limit
+    // (asyncio's rule), having buffered no more than the limit and a byte.
+    let hold = Rc::new(Event::new());
+    let h = hold.clone();
+    let (_server, mut reader, _writer) = server_and_client(move |_reader, writer| {
+        let h = h.clone();
+        async move {
+            writer.write(&vec![b'a'; 4 * DEFAULT_LIMIT]).unwrap();
+            writer.drain().await.unwrap();
+            h.wait().await;
+        }
+    })
+    .await;
+    assert_eq!(reader.limit(), DEFAULT_LIMIT);
+    match timeout(Duration::from_secs(5), reader.read_line()).await {
+        Ok(Err(StreamError::LimitOverrun { consumed })) => {
+            assert!(consumed <= DEFAULT_LIMIT + 1, "reported at {consumed}")
+        }
+        other => panic!("expected LimitOverrun at the limit, got {other:?}"),
+    }
+    assert!(reader.buffer().len() <= DEFAULT_LIMIT + 1, "{}", reader.buffer().len());
+    hold.set();
+}
+
+#[corio::test]
+async fn a_line_of_exactly_the_limit_and_a_separator_straddling_it_are_accepted() {
+    let (_server, mut reader, _writer) = server_and_client(|_reader, writer| async move {
+        writer.write(&[b'a'; 100]).unwrap();
+        writer.write(b"\n").unwrap();
+        // A two-byte separator starting exactly at the limit, its second
+        // byte arriving later: asyncio waits for it and accepts the line.
+        writer.write(&[b'b'; 101]).unwrap();
+        writer.drain().await.unwrap();
+        corio::sleep(Duration::from_millis(50)).await;
+        writer.write(b"\n").unwrap();
+        writer.drain().await.unwrap();
+    })
+    .await;
+    reader.set_limit(100);
+    assert_eq!(reader.read_line().await.unwrap().len(), 101);
+    let line = reader.read_until(b"b\n").await.unwrap();
+    assert_eq!(line.len(), 102);
 }
