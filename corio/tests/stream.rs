@@ -419,7 +419,11 @@ async fn read_line_overruns_at_the_limit_itself_not_twice_it() {
         }
         other => panic!("expected LimitOverrun at the limit, got {other:?}"),
     }
-    assert!(reader.buffer().len() <= DEFAULT_LIMIT + 1, "{}", reader.buffer().len());
+    assert!(
+        reader.buffer().len() <= DEFAULT_LIMIT + 1,
+        "{}",
+        reader.buffer().len()
+    );
     hold.set();
 }
 

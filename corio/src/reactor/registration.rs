@@ -127,13 +127,9 @@ impl Registration {
     }
 
     /// Ready when the descriptor may be ready for `dir`; otherwise parks the
-    /// task (in the direction's single slot) until the reactor says so.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
-        self.poll_ready_as(cx, dir, None)
-    }
-
-    /// Like `poll_ready`, parking in the waiter list under `*key` (taking
-    /// a place there on the first wait) when `key` is given.
+    /// task until the reactor says so: in the direction's single slot, or
+    /// in the waiter list under `*key` (taking a place there on the first
+    /// wait) when `key` is given.
     fn poll_ready_as(
         &self,
         cx: &mut Context<'_>,

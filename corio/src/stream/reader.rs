@@ -115,12 +115,18 @@ impl StreamReader {
 
     /// Reads once more into the buffer; `Ok(0)` at EOF.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.poll_fill_at_most(cx, usize::MAX)
+    }
+
+    /// Reads once more into the buffer, at most `max` bytes (at least one).
+    fn poll_fill_at_most(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<io::Result<usize>> {
         if self.eof {
             return Poll::Ready(Ok(0));
         }
         self.reserve();
-        let end = self.end;
-        let n = std::task::ready!(Pin::new(&mut self.io).poll_read(cx, &mut self.buf[end..]))?;
+        let (end, cap) = (self.end, self.buf.len());
+        let stop = end + max.clamp(1, cap - end);
+        let n = std::task::ready!(Pin::new(&mut self.io).poll_read(cx, &mut self.buf[end..stop]))?;
         self.end += n;
         if n == 0 {
             self.eof = true;
@@ -130,6 +136,10 @@ impl StreamReader {
 
     async fn fill(&mut self) -> io::Result<usize> {
         poll_fn(|cx| self.poll_fill(cx)).await
+    }
+
+    async fn fill_at_most(&mut self, max: usize) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_fill_at_most(cx, max)).await
     }
 
     /// Up to `n` bytes: what is buffered, or else one read from the stream.
@@ -159,6 +169,12 @@ impl StreamReader {
     /// Errors: [`StreamError::LimitOverrun`] if the separator does not start
     /// within `limit` bytes (the data stays buffered);
     /// [`StreamError::IncompleteRead`] at EOF without it.
+    ///
+    /// The rule is asyncio's: a separator starting at index `limit` or
+    /// before is accepted; the overrun is reported as soon as more than
+    /// `limit + separator.len() - 1` bytes are buffered without one. While
+    /// searching, the reader buffers no more than that, so a peer that
+    /// never sends a newline costs at most the limit in memory.
     pub async fn read_until(&mut self, separator: &[u8]) -> Result<Vec<u8>, StreamError> {
         if separator.is_empty() {
             return Err(
@@ -177,7 +193,10 @@ impl StreamReader {
                 }
                 return Ok(self.take(at + separator.len()));
             }
-            if data.len() > self.limit {
+            // The most that can be buffered while a separator may still
+            // start within the limit.
+            let most = self.limit.saturating_add(separator.len() - 1);
+            if data.len() > most {
                 return Err(StreamError::LimitOverrun {
                     consumed: data.len(),
                 });
@@ -190,7 +209,9 @@ impl StreamReader {
                     expected: None,
                 });
             }
-            self.fill().await?;
+            // One byte past `most` is enough to know the limit is overrun.
+            let room = most + 1 - data.len();
+            self.fill_at_most(room).await?;
         }
     }
 
