@@ -141,3 +141,65 @@ async fn a_dropped_child_is_reaped_not_left_a_zombie() {
         "kill_on_drop child gone and reaped"
     );
 }
+
+/// Whether process `pid` still exists (a zombie counts as gone).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A shell that starts a grandchild `sleep` and prints its pid.
+async fn shell_with_grandchild(cmd: &mut Command) -> (corio::process::Child, i32) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    let mut out = corio::stream::StreamReader::new(child.stdout.take().unwrap());
+    while !line.ends_with('\n') {
+        let chunk = out.read_line().await.unwrap();
+        assert!(!chunk.is_empty(), "the shell printed no pid");
+        line.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    (child, line.trim().parse().unwrap())
+}
+
+#[corio::test]
+async fn a_new_session_or_group_lets_a_signal_reach_the_grandchildren() {
+    for new_session in [true, false] {
+        let mut cmd = Command::shell("sleep 30 & echo $!; wait");
+        if new_session {
+            cmd.start_new_session(true);
+        } else {
+            cmd.process_group(0);
+        }
+        let (mut child, grandchild) = shell_with_grandchild(&mut cmd).await;
+        let pid = child.id().unwrap() as i32;
+        // SAFETY: getpgid/getsid only read another process's ids.
+        let (pgid, sid) = unsafe { (libc::getpgid(pid), libc::getsid(pid)) };
+        assert_eq!(pgid, pid, "the child leads its group");
+        assert_eq!(sid == pid, new_session, "a new session only when asked");
+        assert!(alive(grandchild));
+        child.send_signal_to_group(libc::SIGKILL).unwrap();
+        child.wait().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(grandchild) && Instant::now() < deadline {
+            corio::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !alive(grandchild),
+            "the grandchild was killed with its group"
+        );
+    }
+}
+
+#[corio::test]
+async fn signalling_the_group_of_a_child_that_does_not_lead_one_is_refused() {
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let err = child.send_signal_to_group(libc::SIGKILL).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    child.kill().unwrap();
+    child.wait().await.unwrap();
+}

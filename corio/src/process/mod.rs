@@ -111,6 +111,35 @@ impl Command {
         self
     }
 
+    /// Puts the child in process group `pgid`; `0` makes it the leader of a
+    /// new group whose id is its pid (asyncio's `process_group=`). Its own
+    /// children stay in that group, so [`Child::send_signal_to_group`]
+    /// reaches them all.
+    pub fn process_group(&mut self, pgid: i32) -> &mut Command {
+        std::os::unix::process::CommandExt::process_group(&mut self.inner, pgid);
+        self
+    }
+
+    /// Starts the child in a new session (`setsid`), the leader of a new
+    /// process group and without a controlling terminal (asyncio's
+    /// `start_new_session=True`).
+    pub fn start_new_session(&mut self, new_session: bool) -> &mut Command {
+        if new_session {
+            // SAFETY: the closure runs in the forked child before exec and
+            // calls only setsid(2), which is async-signal-safe and touches
+            // no memory of the parent.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut self.inner, || {
+                    if libc::setsid() < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        self
+    }
+
     /// Kill the child (SIGKILL) if its [`Child`] is dropped while it runs.
     /// Off by default: a dropped child runs on and is reaped when it exits.
     pub fn kill_on_drop(&mut self, kill: bool) -> &mut Command {
@@ -201,6 +230,38 @@ impl Child {
         // SAFETY: kill(2) with the pid of our own unreaped child: the pid
         // cannot have been reused, since a zombie keeps it.
         if unsafe { libc::kill(pid, signal) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the child's whole process group: the child and
+    /// every process it started that stayed in its group (a shell's
+    /// pipeline, say). The child must lead its own group
+    /// ([`Command::process_group`]`(0)` or [`Command::start_new_session`]);
+    /// otherwise this is `ErrorKind::InvalidInput` (signalling the group it
+    /// shares with its parent would hit the parent too). Does nothing once
+    /// the child was reaped.
+    pub fn send_signal_to_group(&mut self, signal: i32) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        let pid = self.child().id() as libc::pid_t;
+        // SAFETY: getpgid(2) reads the group of our own unreaped child.
+        let pgid = unsafe { libc::getpgid(pid) };
+        if pgid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pgid != pid {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "send_signal_to_group: the child does not lead its own process group; \
+                 start it with Command::process_group(0) or Command::start_new_session(true)",
+            ));
+        }
+        // SAFETY: killpg(2) on the group our unreaped child leads (its pid,
+        // kept by the zombie until we reap it, names the group).
+        if unsafe { libc::killpg(pgid, signal) } < 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
