@@ -446,3 +446,103 @@ async fn a_line_of_exactly_the_limit_and_a_separator_straddling_it_are_accepted(
     let line = reader.read_until(b"b\n").await.unwrap();
     assert_eq!(line.len(), 102);
 }
+
+/// A server whose handler writes `bytes` to a client that never reads, then
+/// drops its writer; and that client.
+async fn writer_dropped_on_a_silent_peer(linger: Duration) -> (Server, corio::net::TcpStream) {
+    let server = corio::stream::start_server_with(
+        |_reader, writer| async move {
+            writer.write(&vec![7u8; 16 << 20]).unwrap();
+            // Dropped here, with megabytes the peer will never read.
+        },
+        "127.0.0.1:0",
+        corio::stream::ServerOptions::default().linger(linger),
+    )
+    .await
+    .unwrap();
+    let client = corio::net::TcpStream::connect(server.local_addrs()[0].inet().unwrap())
+        .await
+        .unwrap();
+    (server, client)
+}
+
+async fn wait_for_connections(server: &Server, n: usize, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while server.connections() != n && Instant::now() < deadline {
+        corio::sleep(Duration::from_millis(10)).await;
+    }
+    server.connections() == n
+}
+
+#[corio::test]
+async fn a_dropped_writer_to_a_peer_that_never_reads_is_aborted_after_the_linger_time() {
+    let (server, client) = writer_dropped_on_a_silent_peer(Duration::from_millis(300)).await;
+    // The handler returned at once, but its connection still counts.
+    assert!(wait_for_connections(&server, 1, Duration::from_secs(5)).await);
+    corio::sleep(Duration::from_millis(50)).await;
+    assert_eq!(server.connections(), 1, "a lingering writer is visible");
+    // After the linger time the connection is aborted and released.
+    assert!(
+        wait_for_connections(&server, 0, Duration::from_secs(5)).await,
+        "the lingering connection was never released"
+    );
+    // The client reads what got through, then the end of the stream.
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0usize;
+    loop {
+        match timeout(Duration::from_secs(5), client.read(&mut buf))
+            .await
+            .expect("the client was left hanging")
+        {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(
+        total < 16 << 20,
+        "the peer never read, so not all got through"
+    );
+    server.close();
+    timeout(Duration::from_secs(5), server.wait_closed())
+        .await
+        .expect("wait_closed");
+}
+
+#[corio::test]
+async fn abort_clients_reaches_a_lingering_writer() {
+    let (server, client) = writer_dropped_on_a_silent_peer(Duration::from_secs(600)).await;
+    assert!(wait_for_connections(&server, 1, Duration::from_secs(5)).await);
+    corio::sleep(Duration::from_millis(50)).await;
+    assert_eq!(server.connections(), 1);
+    server.abort_clients();
+    assert!(wait_for_connections(&server, 0, Duration::from_secs(5)).await);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match timeout(Duration::from_secs(5), client.read(&mut buf))
+            .await
+            .expect("the client was left hanging")
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[corio::test]
+async fn a_dropped_writer_to_a_reading_peer_delivers_everything() {
+    let (server, client) = writer_dropped_on_a_silent_peer(Duration::from_secs(600)).await;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0usize;
+    loop {
+        match timeout(Duration::from_secs(10), client.read(&mut buf))
+            .await
+            .expect("stalled")
+            .unwrap()
+        {
+            0 => break,
+            n => total += n,
+        }
+    }
+    assert_eq!(total, 16 << 20, "no byte lost");
+    assert!(wait_for_connections(&server, 0, Duration::from_secs(5)).await);
+}

@@ -112,3 +112,93 @@ async fn an_untrusted_certificate_fails_the_handshake() {
     writer.write(b"still here\n").unwrap();
     assert_eq!(reader.read_line().await.unwrap(), b"still here\n");
 }
+
+#[corio::test]
+async fn silent_clients_are_dropped_after_the_handshake_timeout() {
+    use corio::stream::ServerOptions;
+    use corio::tls::start_server_tls_with;
+    use std::time::{Duration, Instant};
+
+    let certs = certs();
+    let server = start_server_tls_with(
+        echo_lines,
+        "127.0.0.1:0",
+        certs.server.clone(),
+        ServerOptions::default().handshake_timeout(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addrs()[0].inet().unwrap();
+    // 100 clients connect and never say a word.
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(corio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.connections() < 100 && Instant::now() < deadline {
+        corio::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.connections(), 100);
+    // Within the timeout (and a wide margin) the server lets all go ...
+    let started = Instant::now();
+    while server.connections() > 0 && started.elapsed() < Duration::from_secs(5) {
+        corio::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.connections(), 0, "silent clients still held");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // ... and each client sees its connection closed.
+    for s in &silent {
+        let mut buf = [0u8; 1];
+        let n = corio::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("the server did not close the connection");
+        assert!(matches!(n, Ok(0) | Err(_)));
+    }
+    // A well-behaved client is still served.
+    let (mut reader, writer) = open_connection_tls(addr, "localhost", certs.client.clone())
+        .await
+        .unwrap();
+    writer.write(b"still here\n").unwrap();
+    assert_eq!(reader.read_line().await.unwrap(), b"still here\n");
+}
+
+#[test]
+fn failed_handshakes_go_to_the_exception_handler_in_debug_mode_only() {
+    use corio::stream::ServerOptions;
+    use corio::tls::start_server_tls_with;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    for debug in [false, true] {
+        let reports = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = reports.clone();
+        let rt = corio::Runtime::builder()
+            .debug(debug)
+            .exception_handler(move |e| seen.lock().unwrap().push(e.message.clone()))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let certs = certs();
+            let server = start_server_tls_with(
+                echo_lines,
+                "127.0.0.1:0",
+                certs.server.clone(),
+                ServerOptions::default().handshake_timeout(Duration::from_millis(100)),
+            )
+            .await
+            .unwrap();
+            let addr = server.local_addrs()[0].inet().unwrap();
+            let s = corio::net::TcpStream::connect(addr).await.unwrap();
+            let mut buf = [0u8; 1];
+            let _ = corio::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+            corio::sleep(Duration::from_millis(50)).await;
+        });
+        let reports = reports.lock().unwrap();
+        if debug {
+            assert_eq!(reports.len(), 1, "{reports:?}");
+            assert!(reports[0].contains("TLS handshake"), "{reports:?}");
+        } else {
+            assert!(reports.is_empty(), "{reports:?}");
+        }
+    }
+}

@@ -41,6 +41,11 @@ pub(crate) fn expect_current<R>(what: &str, f: impl FnOnce(&Core) -> R) -> R {
     }
 }
 
+/// Whether the running loop is in debug mode.
+pub(crate) fn debug_enabled() -> bool {
+    with_current(|core| core.debug_enabled()).unwrap_or(false)
+}
+
 /// Hands `error` to the running loop's exception handler (stderr when no
 /// loop is running).
 pub(crate) fn report(error: super::LoopError) {

@@ -148,6 +148,10 @@ impl Core {
         handler(error);
     }
 
+    pub(crate) fn debug_enabled(&self) -> bool {
+        self.debug.is_some()
+    }
+
     pub(crate) fn set_exception_handler(&self, handler: ErrorHook) {
         *self.exception_handler.borrow_mut() = handler;
     }

@@ -21,14 +21,16 @@
 
 pub(crate) mod connection;
 mod error;
+mod options;
 mod reader;
 pub(crate) mod server;
-mod writer;
+pub(crate) mod writer;
 
 use std::io;
 use std::path::Path;
 
 pub use error::StreamError;
+pub use options::{ServerOptions, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LINGER};
 pub use reader::{StreamReader, DEFAULT_LIMIT};
 pub use server::{start_server, start_server_with, start_unix_server, Server};
 pub use writer::{StreamWriter, DEFAULT_HIGH_WATER};

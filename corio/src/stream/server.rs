@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use slab::Slab;
 
-use super::{connection, PeerAddr, StreamReader, StreamWriter};
+use super::{connection, PeerAddr, ServerOptions, StreamReader, StreamWriter};
 use crate::net::{
     lookup_host, BindOptions, TcpListener, TcpStream, ToSocketAddrs, UnixListener, UnixStream,
 };
@@ -139,22 +139,24 @@ where
     start_server_with(handler, addr, BindOptions::default()).await
 }
 
-/// [`start_server`] with socket options (e.g. `SO_REUSEPORT` for one loop
-/// per core).
+/// [`start_server`] with [`ServerOptions`] (or just [`BindOptions`], e.g.
+/// `SO_REUSEPORT` for one loop per core).
 pub async fn start_server_with<F, Fut>(
     handler: F,
     addr: impl ToSocketAddrs,
-    options: BindOptions,
+    options: impl Into<ServerOptions>,
 ) -> io::Result<Server>
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    let options = options.into();
     Ok(serve(
-        bind_all(addr, options).await?,
+        bind_all(addr, options.bind).await?,
         handler,
         plain(),
         None,
+        &options,
     ))
 }
 
@@ -189,6 +191,7 @@ where
         handler,
         plain(),
         Some(path),
+        &ServerOptions::default(),
     ))
 }
 
@@ -197,6 +200,7 @@ pub(crate) fn serve<F, Fut>(
     handler: F,
     upgrade: Upgrade,
     unix_path: Option<PathBuf>,
+    options: &ServerOptions,
 ) -> Server
 where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
@@ -226,7 +230,13 @@ where
         .map(|listener| {
             crate::spawn_named(
                 "corio server accept",
-                accept_loop(listener, handler.clone(), upgrade.clone(), state.clone()),
+                accept_loop(
+                    listener,
+                    handler.clone(),
+                    upgrade.clone(),
+                    state.clone(),
+                    options.linger,
+                ),
             )
         })
         .collect();
@@ -239,6 +249,7 @@ async fn accept_loop<F, Fut>(
     handler: Rc<F>,
     upgrade: Upgrade,
     state: Rc<ServerState>,
+    linger: Duration,
 ) where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -256,9 +267,27 @@ async fn accept_loop<F, Fut>(
                 let task = crate::spawn(async move {
                     let _guard = guard;
                     match upgrade(accepted).await {
-                        Ok((reader, writer)) => handler(reader, writer).await,
-                        // A failed TLS handshake ends just this connection.
-                        Err(e) => eprintln!("corio: server connection setup failed: {e}"),
+                        Ok((reader, writer)) => {
+                            writer.set_linger(linger);
+                            // The connection lasts until its writer has
+                            // flushed (at most the linger time after the
+                            // handler let go of it); aborting the task
+                            // aborts the writer.
+                            let watch = writer.watch();
+                            let _abort_if_cancelled = AbortOnDrop(&watch);
+                            handler(reader, writer).await;
+                            watch.finished().await;
+                        }
+                        // A failed TLS handshake ends just this connection;
+                        // the peer controls how often, so it is reported
+                        // in debug mode only (as asyncio does).
+                        Err(e) => {
+                            if crate::runtime::context::debug_enabled() {
+                                crate::runtime::context::report(crate::runtime::LoopError::new(
+                                    format!("server connection setup failed: {e}"),
+                                ));
+                            }
+                        }
                     }
                 });
                 state.handlers.borrow_mut().insert(task);
@@ -267,7 +296,9 @@ async fn accept_loop<F, Fut>(
             Err(e) => {
                 // Out of file descriptors or memory: back off instead of spinning
                 // (asyncio waits too), and keep serving once it passes.
-                eprintln!("corio: server accept failed: {e}; retrying in 100 ms");
+                crate::runtime::context::report(crate::runtime::LoopError::new(format!(
+                    "server accept failed: {e}; retrying in 100 ms"
+                )));
                 crate::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -279,6 +310,16 @@ fn is_transient(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::ECONNABORTED) | Some(libc::EINTR) | Some(libc::EPROTO) | Some(libc::EPERM)
     )
+}
+
+/// Aborts a connection's writer when its task is cancelled (a no-op once
+/// the writer finished).
+struct AbortOnDrop<'a>(&'a super::writer::WriterWatch);
+
+impl Drop for AbortOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Leaves the server's handler list when a handler task ends.
@@ -310,7 +351,9 @@ impl Server {
         !self.state.closed.get()
     }
 
-    /// Handlers running now.
+    /// Connections open now: handlers running, and connections whose
+    /// handler returned while their writer still flushes (for at most the
+    /// linger time, [`ServerOptions::linger`]).
     pub fn connections(&self) -> usize {
         self.state.handlers.borrow().len()
     }
@@ -320,7 +363,9 @@ impl Server {
         self.state.close();
     }
 
-    /// Cancels every running handler (their streams are dropped).
+    /// Cancels every running handler and aborts every connection (also
+    /// those whose dropped writer still flushes), as asyncio's
+    /// `abort_clients` does.
     pub fn abort_clients(&self) {
         for (_, task) in self.state.handlers.borrow().iter() {
             task.cancel();

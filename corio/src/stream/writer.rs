@@ -2,11 +2,12 @@
 //! asyncio's water marks and `drain`.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use futures_io::AsyncWrite;
 
@@ -35,6 +36,13 @@ struct State {
     /// The writer was dropped: flush, send EOF, release the stream.
     dropped: bool,
     closed: bool,
+    /// How long a dropped writer may go on flushing.
+    linger: Duration,
+    /// When a dropped writer's flushing gives up (set on drop).
+    linger_deadline: Option<Instant>,
+    /// The background flusher, woken when the writer is dropped (to start
+    /// its linger timer) or aborted.
+    flusher_waker: Option<Waker>,
     /// Tasks in `drain` or `wait_closed`, woken when the buffer falls below
     /// the low mark, on error, or on close.
     waiters: WaitList,
@@ -127,6 +135,9 @@ impl StreamWriter {
                     close_requested: false,
                     dropped: false,
                     closed: false,
+                    linger: super::DEFAULT_LINGER,
+                    linger_deadline: None,
+                    flusher_waker: None,
                     waiters: WaitList::default(),
                 }),
                 closer,
@@ -211,56 +222,68 @@ impl StreamWriter {
         drop(state);
         let inner = self.inner.clone();
         crate::spawn(async move {
-            poll_fn(|cx| inner.poll_flush(cx)).await;
+            let mut linger: Option<Pin<Box<crate::time::Sleep>>> = None;
+            poll_fn(|cx| {
+                if inner.poll_flush(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                let deadline = inner.state.borrow().linger_deadline;
+                match deadline {
+                    Some(deadline) => {
+                        let timer =
+                            linger.get_or_insert_with(|| Box::pin(crate::sleep_until(deadline)));
+                        if timer.as_mut().poll(cx).is_ready() {
+                            inner.abort(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "the writer was dropped and the peer did not read what was \
+                                 left within the linger time: connection aborted",
+                            ));
+                            return Poll::Ready(());
+                        }
+                    }
+                    None => inner.state.borrow_mut().flusher_waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            })
+            .await;
             inner.state.borrow_mut().flusher_running = false;
         })
         .detach();
     }
 
+    /// How long this writer, once dropped, may go on flushing to a peer
+    /// that does not read before the connection is aborted (default
+    /// [`DEFAULT_LINGER`](super::DEFAULT_LINGER), 30 s; a server sets its
+    /// [`ServerOptions::linger`](super::ServerOptions::linger)).
+    pub fn set_linger(&self, linger: Duration) {
+        self.inner.state.borrow_mut().linger = linger;
+    }
+
+    /// Closes the connection at once, dropping what is buffered (asyncio's
+    /// `transport.abort()`).
+    pub fn abort(&self) {
+        self.inner.abort(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "the connection was aborted",
+        ));
+    }
+
+    /// A handle that sees the writer after it is dropped (the server keeps
+    /// one per connection).
+    pub(crate) fn watch(&self) -> WriterWatch {
+        WriterWatch(Rc::downgrade(&self.inner))
+    }
+
     /// Waits while the buffer is above the high-water mark, until it falls to
     /// the low mark (asyncio's `drain`). Reports a write error, if any.
     pub async fn drain(&self) -> io::Result<()> {
-        self.wait_until(|state| match state.error() {
-            Some(e) => Some(Err(e)),
-            None if state.closed || state.buffered() <= state.high => Some(Ok(())),
-            None => None,
-        })
-        .await
-    }
-
-    /// Parks in the writer's wait list until `check` gives a value; woken
-    /// when the buffer falls to the low mark, on error and on close.
-    async fn wait_until<T>(&self, mut check: impl FnMut(&State) -> Option<T>) -> T {
-        /// Leaves the wait list however the wait ends (also when cancelled).
-        struct Parked<'a> {
-            inner: &'a Inner,
-            key: Option<WaitKey>,
-        }
-        impl Drop for Parked<'_> {
-            fn drop(&mut self) {
-                if let Some(key) = self.key.take() {
-                    self.inner.state.borrow_mut().waiters.remove(key);
-                }
-            }
-        }
-        let mut parked = Parked {
-            inner: &self.inner,
-            key: None,
-        };
-        poll_fn(|cx| {
-            let mut state = parked.inner.state.borrow_mut();
-            if let Some(key) = parked.key.take() {
-                state.waiters.remove(key);
-            }
-            match check(&state) {
-                Some(value) => Poll::Ready(value),
-                None => {
-                    parked.key = Some(state.waiters.push_back(cx.waker()));
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        self.inner
+            .wait_until(|state| match state.error() {
+                Some(e) => Some(Err(e)),
+                None if state.closed || state.buffered() <= state.high => Some(Ok(())),
+                None => None,
+            })
+            .await
     }
 
     /// Sets the water marks: `drain` waits above `high`, until `low`
@@ -325,13 +348,14 @@ impl StreamWriter {
     /// Waits until `close` finished: the buffer flushed and the stream shut.
     /// Returns the write error, if one happened.
     pub async fn wait_closed(&self) -> io::Result<()> {
-        self.wait_until(|state| {
-            state.closed.then(|| match state.error() {
-                Some(e) => Err(e),
-                None => Ok(()),
+        self.inner
+            .wait_until(|state| {
+                state.closed.then(|| match state.error() {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// The peer's address (asyncio's `get_extra_info("peername")`).
@@ -346,6 +370,63 @@ impl StreamWriter {
 }
 
 impl Inner {
+    /// Parks in the writer's wait list until `check` gives a value; woken
+    /// when the buffer falls to the low mark, on error and on close.
+    async fn wait_until<T>(&self, mut check: impl FnMut(&State) -> Option<T>) -> T {
+        /// Leaves the wait list however the wait ends (also when cancelled).
+        struct Parked<'a> {
+            inner: &'a Inner,
+            key: Option<WaitKey>,
+        }
+        impl Drop for Parked<'_> {
+            fn drop(&mut self) {
+                if let Some(key) = self.key.take() {
+                    self.inner.state.borrow_mut().waiters.remove(key);
+                }
+            }
+        }
+        let mut parked = Parked {
+            inner: self,
+            key: None,
+        };
+        poll_fn(|cx| {
+            let mut state = parked.inner.state.borrow_mut();
+            if let Some(key) = parked.key.take() {
+                state.waiters.remove(key);
+            }
+            match check(&state) {
+                Some(value) => Poll::Ready(value),
+                None => {
+                    parked.key = Some(state.waiters.push_back(cx.waker()));
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Fails the writer with `error`, drops what is buffered, shuts the
+    /// socket and wakes everybody waiting (asyncio's `abort`).
+    pub(crate) fn abort(&self, error: io::Error) {
+        let (wakers, flusher, io) = {
+            let mut state = self.state.borrow_mut();
+            if state.closed {
+                return;
+            }
+            let io = state.io.take();
+            state.fail(error);
+            (state.waiters.wake_all(()), state.flusher_waker.take(), io)
+        };
+        if let Some(closer) = &self.closer {
+            closer();
+        }
+        drop(io);
+        wake_all(wakers);
+        if let Some(waker) = flusher {
+            waker.wake();
+        }
+    }
+
     /// Writes the buffer out; then sends EOF or closes if asked. Ready when
     /// there is nothing left to do (or it failed).
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<()> {
@@ -424,13 +505,50 @@ impl Inner {
     }
 }
 
+/// Sees a connection's writer after its handler let go of it: a server
+/// waits for it to finish flushing (counting the connection meanwhile) and
+/// aborts it when the connection is aborted.
+pub(crate) struct WriterWatch(std::rc::Weak<Inner>);
+
+impl WriterWatch {
+    /// Waits until the writer has flushed and shut (or failed, or gone).
+    pub(crate) async fn finished(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.wait_until(|state| state.closed.then_some(())).await;
+        }
+    }
+
+    /// Aborts the writer if it is still at work.
+    pub(crate) fn abort(&self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.abort(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the server aborted the connection",
+            ));
+        }
+    }
+}
+
 impl Drop for StreamWriter {
     fn drop(&mut self) {
         // Flush what is buffered (in the background if need be), then send
         // EOF. Unlike `close`, the read direction stays open for the reader.
-        if !self.is_closing() {
-            self.inner.state.borrow_mut().dropped = true;
-            self.flush_or_finish();
+        // Either way, a peer that never reads holds the connection for the
+        // linger time at most.
+        let flusher = {
+            let mut state = self.inner.state.borrow_mut();
+            if state.closed {
+                return;
+            }
+            state.linger_deadline = crate::in_loop().then(|| crate::time::now() + state.linger);
+            if !state.close_requested {
+                state.dropped = true;
+            }
+            state.flusher_waker.take()
+        };
+        if let Some(waker) = flusher {
+            waker.wake(); // starts its linger timer
         }
+        self.flush_or_finish();
     }
 }

@@ -19,12 +19,25 @@ pub use futures_rustls::server::TlsStream as ServerTlsStream;
 pub use futures_rustls::{TlsAcceptor, TlsConnector};
 pub use split::{split, TlsReadHalf, TlsWriteHalf};
 
-use crate::net::{BindOptions, TcpStream, ToSocketAddrs};
+use crate::net::{TcpStream, ToSocketAddrs};
 use crate::stream::server::{bind_all, serve, Accepted, Upgrade};
-use crate::stream::{PeerAddr, Server, StreamReader, StreamWriter};
+use crate::stream::{
+    PeerAddr, Server, ServerOptions, StreamReader, StreamWriter, DEFAULT_HANDSHAKE_TIMEOUT,
+};
+
+/// A handshake that took longer than `limit`.
+fn handshake_timed_out(limit: std::time::Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the TLS handshake did not complete within {limit:?}"),
+    )
+}
 
 /// Connects over TCP and completes a TLS handshake, checking the server's
-/// certificate against `server_name`.
+/// certificate against `server_name`. The handshake may take
+/// [`DEFAULT_HANDSHAKE_TIMEOUT`] (60 s, asyncio's default) at most: then
+/// `ErrorKind::TimedOut`. (Bound the connect itself with
+/// [`timeout`](crate::timeout).)
 pub async fn connect(
     addr: impl ToSocketAddrs,
     server_name: &str,
@@ -38,7 +51,12 @@ pub async fn connect(
     })?;
     let tcp = TcpStream::connect(addr).await?;
     let _ = tcp.set_nodelay(true);
-    TlsConnector::from(config).connect(name, tcp).await
+    crate::timeout(
+        DEFAULT_HANDSHAKE_TIMEOUT,
+        TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| handshake_timed_out(DEFAULT_HANDSHAKE_TIMEOUT))?
 }
 
 /// asyncio's `open_connection(..., ssl=...)`: TCP + TLS, as a reader/writer pair.
@@ -60,7 +78,10 @@ pub async fn open_connection_tls(
 
 /// asyncio's `start_server(..., ssl=...)`: each connection completes a TLS
 /// handshake in its own task, then runs `handler`. A failed handshake ends
-/// that connection only (reported on stderr).
+/// that connection only; a client that does not complete its handshake
+/// within 60 s (asyncio's `ssl_handshake_timeout`) is disconnected. Failed
+/// handshakes are reported to the loop's exception handler in debug mode
+/// only: the peer controls how many there are.
 pub async fn start_server_tls<F, Fut>(
     handler: F,
     addr: impl ToSocketAddrs,
@@ -70,7 +91,23 @@ where
     F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    start_server_tls_with(handler, addr, config, ServerOptions::default()).await
+}
+
+/// [`start_server_tls`] with [`ServerOptions`]: the handshake timeout, the
+/// linger time of dropped writers, socket options.
+pub async fn start_server_tls_with<F, Fut>(
+    handler: F,
+    addr: impl ToSocketAddrs,
+    config: Arc<rustls::ServerConfig>,
+    options: ServerOptions,
+) -> io::Result<Server>
+where
+    F: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
     let acceptor = TlsAcceptor::from(config);
+    let handshake_timeout = options.handshake_timeout;
     let upgrade: Upgrade = Rc::new(move |accepted| {
         let acceptor = acceptor.clone();
         Box::pin(async move {
@@ -83,7 +120,9 @@ where
             let _ = tcp.set_nodelay(true);
             let peer = tcp.peer_addr().ok().map(PeerAddr::Inet);
             let local = tcp.local_addr().ok().map(PeerAddr::Inet);
-            let tls = acceptor.accept(tcp).await?;
+            let tls = crate::timeout(handshake_timeout, acceptor.accept(tcp))
+                .await
+                .map_err(|_| handshake_timed_out(handshake_timeout))??;
             Ok(streams(
                 tls,
                 |tls: &ServerTlsStream<TcpStream>| tls.get_ref().0.shutdown(Shutdown::Both),
@@ -93,10 +132,11 @@ where
         })
     });
     Ok(serve(
-        bind_all(addr, BindOptions::default()).await?,
+        bind_all(addr, options.bind).await?,
         handler,
         upgrade,
         None,
+        &options,
     ))
 }
 
