@@ -25,6 +25,10 @@ fn panics(message: String) -> u64 {
 fn pid(_: ()) -> u32 {
     std::process::id()
 }
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
 fn shout(s: String) -> String {
     println!("a job printing to stdout must not break the protocol");
     s.to_uppercase()
@@ -35,15 +39,20 @@ static CRASH: Job<(), u64> = Job::new("crash", crash);
 static PANICS: Job<String, u64> = Job::new("panics", panics);
 static PID: Job<(), u32> = Job::new("pid", pid);
 static SHOUT: Job<String, String> = Job::new("shout", shout);
+static SLEEP_MS: Job<u64, u64> = Job::new("sleep_ms", sleep_ms);
 /// Deliberately not passed to worker_main.
 static UNREGISTERED: Job<u64, u64> = Job::new("unregistered", square);
 
 const ORPHAN_ENV: &str = "CORIO_TEST_ORPHAN_PARENT";
+const LONG_JOB_ENV: &str = "CORIO_TEST_LONG_JOB";
 
 fn main() {
-    worker_main(&[&SQUARE, &CRASH, &PANICS, &PID, &SHOUT]);
+    worker_main(&[&SQUARE, &CRASH, &PANICS, &PID, &SHOUT, &SLEEP_MS]);
     if std::env::var_os(ORPHAN_ENV).is_some() {
         orphan_parent();
+    }
+    if std::env::var_os(LONG_JOB_ENV).is_some() {
+        long_job_child();
     }
     let tests: &[(&str, fn())] = &[
         ("thread_pool_map_keeps_order", thread_pool_map_keeps_order),
@@ -85,6 +94,10 @@ fn main() {
         (
             "jobs_run_in_parallel_processes",
             jobs_run_in_parallel_processes,
+        ),
+        (
+            "a_job_outlives_the_idle_thread_that_started_its_worker",
+            a_job_outlives_the_idle_thread_that_started_its_worker,
         ),
     ];
     let filter: Vec<String> = std::env::args()
@@ -429,4 +442,34 @@ fn jobs_run_in_parallel_processes() {
         );
         pool.shutdown().await;
     });
+}
+
+/// Child role: with the shared thread pool's threads retiring after 300 ms
+/// idle, a job of 1.5 s (and a second one after an idle pause) must finish.
+fn long_job_child() {
+    let ok = corio::run(async {
+        let pool = ProcessPool::new(1);
+        let first = pool.submit(&SLEEP_MS, 1500).await;
+        corio::sleep(Duration::from_millis(800)).await; // the worker idles
+        let second = pool.submit(&SLEEP_MS, 10).await;
+        println!("{first:?} {second:?}");
+        matches!((first, second), (Ok(1500), Ok(10)))
+    });
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+fn a_job_outlives_the_idle_thread_that_started_its_worker() {
+    // Regression: workers set PR_SET_PDEATHSIG, which fires when the
+    // *thread* that started them exits; they were started from the shared
+    // thread pool, whose idle threads retire.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(LONG_JOB_ENV, "1")
+        .env("CORIO_THREAD_IDLE_MS", "300")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the long job failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }

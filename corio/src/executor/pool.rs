@@ -121,10 +121,18 @@ impl ThreadPool {
     }
 
     /// The shared pool behind [`to_thread`](crate::executor::to_thread), of
-    /// [`default_max_workers`] threads.
+    /// [`default_max_workers`] threads. Its threads retire after 10 s idle,
+    /// or after `CORIO_THREAD_IDLE_MS` milliseconds when that is set (read
+    /// once, when the pool is first used).
     pub fn shared() -> &'static ThreadPool {
         static POOL: OnceLock<ThreadPool> = OnceLock::new();
-        POOL.get_or_init(|| ThreadPool::new(default_max_workers()))
+        POOL.get_or_init(|| {
+            let idle = std::env::var("CORIO_THREAD_IDLE_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .map_or(Duration::from_secs(10), Duration::from_millis);
+            ThreadPool::with_options(default_max_workers(), idle, "corio-worker")
+        })
     }
 
     /// Runs `f` on a pool thread; the returned future gives its result, or
