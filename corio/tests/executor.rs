@@ -4,6 +4,7 @@
 //! workers, so `worker_main` must run before anything else in `main`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,6 +99,22 @@ fn main() {
         (
             "a_job_outlives_the_idle_thread_that_started_its_worker",
             a_job_outlives_the_idle_thread_that_started_its_worker,
+        ),
+        (
+            "a_job_past_the_job_timeout_kills_its_worker",
+            a_job_past_the_job_timeout_kills_its_worker,
+        ),
+        (
+            "dropping_a_submit_kills_the_worker_running_it",
+            dropping_a_submit_kills_the_worker_running_it,
+        ),
+        (
+            "shutdown_with_a_hung_job_returns_within_its_bound",
+            shutdown_with_a_hung_job_returns_within_its_bound,
+        ),
+        (
+            "a_worker_dying_while_idle_is_reported_and_replaced",
+            a_worker_dying_while_idle_is_reported_and_replaced,
         ),
     ];
     let filter: Vec<String> = std::env::args()
@@ -472,4 +489,90 @@ fn a_job_outlives_the_idle_thread_that_started_its_worker() {
         "the long job failed: {}",
         String::from_utf8_lossy(&output.stdout)
     );
+}
+
+/// Waits (up to 5 s, letting the loop run) for process `pid` to be gone.
+async fn gone_soon(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(pid) && Instant::now() < deadline {
+        corio::sleep(Duration::from_millis(10)).await;
+    }
+    !process_alive(pid)
+}
+
+fn a_job_past_the_job_timeout_kills_its_worker() {
+    corio::run(async {
+        let pool = ProcessPool::new(1).job_timeout(Some(Duration::from_millis(300)));
+        let worker = pool.submit(&PID, ()).await.unwrap();
+        let started = Instant::now();
+        let err = pool.submit(&SLEEP_MS, 60_000).await.unwrap_err();
+        assert!(matches!(err, ProcessError::TimedOut(_)), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(gone_soon(worker).await, "the hung worker was killed");
+        // A new worker takes the next job.
+        let next = pool.submit(&PID, ()).await.unwrap();
+        assert_ne!(next, worker);
+        assert_eq!(pool.submit(&SQUARE, 9).await.unwrap(), 81);
+        pool.shutdown().await;
+    });
+}
+
+fn dropping_a_submit_kills_the_worker_running_it() {
+    corio::run(async {
+        let pool = ProcessPool::new(1);
+        let worker = pool.submit(&PID, ()).await.unwrap();
+        let hung = corio::timeout(Duration::from_millis(300), pool.submit(&SLEEP_MS, 60_000)).await;
+        assert!(hung.is_err(), "timed out");
+        assert!(
+            gone_soon(worker).await,
+            "the worker of the dropped job was killed"
+        );
+        assert_eq!(pool.submit(&SQUARE, 4).await.unwrap(), 16, "and replaced");
+        pool.shutdown().await;
+    });
+}
+
+fn shutdown_with_a_hung_job_returns_within_its_bound() {
+    corio::run(async {
+        let pool = Rc::new(ProcessPool::new(1).shutdown_timeout(Some(Duration::from_millis(300))));
+        let worker = pool.submit(&PID, ()).await.unwrap();
+        let p = pool.clone();
+        let hung = corio::spawn(async move { p.submit(&SLEEP_MS, 60_000).await });
+        let p = pool.clone();
+        let queued = corio::spawn(async move { p.submit(&SQUARE, 3).await });
+        corio::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        corio::timeout(Duration::from_secs(10), pool.shutdown())
+            .await
+            .expect("shutdown hung");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(matches!(hung.await.unwrap(), Err(ProcessError::ShutDown)));
+        assert!(matches!(queued.await.unwrap(), Err(ProcessError::ShutDown)));
+        assert!(gone_soon(worker).await, "the busy worker was killed");
+    });
+}
+
+fn a_worker_dying_while_idle_is_reported_and_replaced() {
+    let reports = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = reports.clone();
+    let rt = corio::Runtime::builder()
+        .exception_handler(move |e| seen.lock().unwrap().push(e.message.clone()))
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = ProcessPool::new(1);
+        let worker = pool.submit(&PID, ()).await.unwrap();
+        // SAFETY: kill(2) on our own worker process.
+        unsafe { libc::kill(worker as i32, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reports.lock().unwrap().is_empty() && Instant::now() < deadline {
+            corio::sleep(Duration::from_millis(10)).await;
+        }
+        let next = pool.submit(&PID, ()).await.unwrap();
+        assert_ne!(next, worker);
+        pool.shutdown().await;
+    });
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(reports[0].contains("exited while idle"), "{reports:?}");
 }

@@ -6,4 +6,6 @@ mod pool;
 mod process_pool;
 
 pub use pool::{default_max_workers, to_thread, Blocking, PoolShutDown, ThreadPool};
-pub use process_pool::{worker_main, Job, ProcessError, ProcessPool, RegisteredJob};
+pub use process_pool::{
+    worker_main, Job, ProcessError, ProcessPool, RegisteredJob, DEFAULT_SHUTDOWN_TIMEOUT,
+};

@@ -4,6 +4,7 @@ use std::process::ExitStatus;
 
 /// Why a [`ProcessPool`](super::ProcessPool) job gave no result.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ProcessError {
     /// The worker running the job died (crashed, aborted, killed) —
     /// asyncio's `BrokenProcessPool`. The pool starts a new worker for the
@@ -20,6 +21,10 @@ pub enum ProcessError {
     WorkerStart(String),
     /// The argument or the result could not cross the pipe.
     Serialization(String),
+    /// The job ran longer than the pool's
+    /// [`job_timeout`](super::ProcessPool::job_timeout); its worker was
+    /// killed and replaced.
+    TimedOut(std::time::Duration),
     /// The pool was shut down.
     ShutDown,
     /// Starting or talking to a worker failed.
@@ -50,6 +55,10 @@ impl std::fmt::Display for ProcessError {
             ),
             ProcessError::WorkerStart(why) => write!(f, "the worker process did not start: {why}"),
             ProcessError::Serialization(why) => write!(f, "{why}"),
+            ProcessError::TimedOut(limit) => write!(
+                f,
+                "the job ran longer than the pool's job timeout ({limit:?}); its worker was killed"
+            ),
             ProcessError::ShutDown => f.write_str("the process pool was shut down"),
             ProcessError::Io(e) => write!(f, "talking to a worker process failed: {e}"),
         }

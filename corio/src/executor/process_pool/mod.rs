@@ -7,6 +7,7 @@
 mod error;
 mod job;
 mod protocol;
+mod spawner;
 mod worker;
 mod worker_process;
 
@@ -14,6 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -26,12 +28,29 @@ use self::job::JobFailure;
 use self::protocol::{frame, Request, Response};
 use self::worker_process::{CallError, WorkerCommand, WorkerProcess};
 use crate::queue::Queue;
+use crate::sync::Event;
 use crate::task::oneshot;
-use crate::task::Task;
+use crate::task::{Either, Task};
+
+/// How long [`ProcessPool::shutdown`] waits for queued and running jobs by
+/// default before it kills the workers: 60 s.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
 struct PendingJob {
     request: Vec<u8>,
     reply: oneshot::Sender<Result<Vec<u8>, ProcessError>>,
+    /// Set when the submitter stops waiting (its future was dropped): the
+    /// job is skipped, or its worker killed if it already runs.
+    abandoned: Rc<Event>,
+}
+
+/// Sets the job's `abandoned` event when the `submit` future goes away.
+struct AbandonOnDrop(Rc<Event>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
 }
 
 struct PoolInner {
@@ -40,6 +59,8 @@ struct PoolInner {
     queue: Queue<PendingJob>,
     started: Cell<bool>,
     workers: RefCell<Vec<Task<()>>>,
+    job_timeout: Cell<Option<Duration>>,
+    shutdown_timeout: Cell<Option<Duration>>,
 }
 
 /// A pool of worker processes: real parallelism on every core, and
@@ -49,7 +70,16 @@ struct PoolInner {
 /// pool may run. A worker that dies fails its job with
 /// [`ProcessError::WorkerCrashed`] and is replaced; other jobs are
 /// unaffected. Workers exit when the pool shuts down or is dropped, and when
-/// the parent process dies; they are always reaped (no zombies).
+/// the parent process dies; they are always reaped (no zombies). A worker
+/// that dies while idle is reported to the loop's exception handler and
+/// replaced at the next job.
+///
+/// A job that hangs cannot wedge the pool: with a
+/// [`job_timeout`](ProcessPool::job_timeout) its worker is killed (and
+/// replaced) when the job runs too long, and dropping a `submit` future (or
+/// timing it out with [`timeout`](crate::timeout)) kills the worker running
+/// that job. [`shutdown`](ProcessPool::shutdown) returns within its
+/// [`shutdown_timeout`](ProcessPool::shutdown_timeout).
 ///
 /// ```no_run
 /// use corio::executor::{worker_main, Job, ProcessPool};
@@ -121,8 +151,26 @@ impl ProcessPool {
                 queue: Queue::new(0),
                 started: Cell::new(false),
                 workers: RefCell::new(Vec::new()),
+                job_timeout: Cell::new(None),
+                shutdown_timeout: Cell::new(Some(DEFAULT_SHUTDOWN_TIMEOUT)),
             }),
         }
+    }
+
+    /// Bounds how long one job may run in its worker (none by default):
+    /// past it the worker is killed and replaced, and the job fails with
+    /// [`ProcessError::TimedOut`]. Time spent queued does not count.
+    pub fn job_timeout(self, limit: Option<Duration>) -> ProcessPool {
+        self.inner.job_timeout.set(limit);
+        self
+    }
+
+    /// Bounds how long [`shutdown`](ProcessPool::shutdown) waits for the
+    /// queued and running jobs before it kills the workers
+    /// ([`DEFAULT_SHUTDOWN_TIMEOUT`], 60 s; `None` waits for ever).
+    pub fn shutdown_timeout(self, limit: Option<Duration>) -> ProcessPool {
+        self.inner.shutdown_timeout.set(limit);
+        self
     }
 
     /// The most worker processes this pool runs.
@@ -130,8 +178,12 @@ impl ProcessPool {
         self.inner.max_workers
     }
 
-    /// Runs `job(arg)` in a worker process. Dropping the future does not
-    /// stop a job already queued or running; its result is discarded.
+    /// Runs `job(arg)` in a worker process.
+    ///
+    /// Dropping the future (or timing it out) cancels the job: a queued job
+    /// is skipped, and the worker running a started one is killed and
+    /// replaced (a process cannot be interrupted in the middle of a job
+    /// any other way).
     ///
     /// Panics if no loop is running on this thread.
     pub async fn submit<A, R>(&self, job: &Job<A, R>, arg: A) -> Result<R, ProcessError>
@@ -152,12 +204,15 @@ impl ProcessPool {
         .map_err(|e| ProcessError::Serialization(e.to_string()))?;
         self.start_workers();
         let (reply, answer) = oneshot::channel(None);
+        let abandoned = Rc::new(Event::new());
+        let _abandon = AbandonOnDrop(abandoned.clone());
         if self
             .inner
             .queue
             .put_nowait(PendingJob {
                 request: frame(&request),
                 reply,
+                abandoned,
             })
             .is_err()
         {
@@ -198,13 +253,32 @@ impl ProcessPool {
         *self.inner.workers.borrow_mut() = tasks;
     }
 
-    /// Stops taking jobs, lets the queued ones finish, then closes every
-    /// worker and reaps it.
+    /// Stops taking jobs, lets the queued and running ones finish, then
+    /// closes every worker and reaps it. Waits at most the
+    /// [`shutdown_timeout`](ProcessPool::shutdown_timeout) (60 s by
+    /// default): then the jobs still queued fail with
+    /// [`ProcessError::ShutDown`] and the workers still busy are killed.
     pub async fn shutdown(&self) {
         self.inner.queue.shutdown(false);
-        let workers: Vec<Task<()>> = self.inner.workers.borrow_mut().drain(..).collect();
-        for worker in workers {
-            let _ = worker.await;
+        let mut workers: Vec<Task<()>> = self.inner.workers.borrow_mut().drain(..).collect();
+        let all_done = async {
+            for worker in workers.iter_mut() {
+                let _ = worker.await;
+            }
+        };
+        let finished = match self.inner.shutdown_timeout.get() {
+            Some(limit) => crate::timeout(limit, all_done).await.is_ok(),
+            None => {
+                all_done.await;
+                true
+            }
+        };
+        if !finished {
+            self.inner.queue.shutdown(true);
+            for worker in &workers {
+                // Drops the worker's process handle: killed and reaped.
+                crate::task::cancel_now(worker);
+            }
         }
     }
 }
@@ -219,34 +293,95 @@ impl Drop for ProcessPool {
     }
 }
 
+/// How one job's run in a worker ended.
+enum Outcome {
+    Answer(Result<Vec<u8>, CallError>),
+    Abandoned,
+    TimedOut(Duration),
+}
+
+/// Ready after `limit`; never without one.
+async fn expire(limit: Option<Duration>) -> Duration {
+    match limit {
+        Some(limit) => {
+            crate::sleep(limit).await;
+            limit
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The next job; meanwhile, a worker that dies while idle is reaped and
+/// reported (it is replaced when a job comes). `None` once shut down.
+async fn next_job(inner: &PoolInner, process: &mut Option<WorkerProcess>) -> Option<PendingJob> {
+    loop {
+        let Some(worker) = process.as_mut() else {
+            return inner.queue.get().await.ok();
+        };
+        match crate::select(inner.queue.get(), worker.exited()).await {
+            Either::Left(job) => return job.ok(),
+            Either::Right(()) => {
+                let pid = worker.pid();
+                let status = process.take().and_then(|mut p| p.kill_and_reap());
+                crate::runtime::context::report(crate::runtime::LoopError::new(format!(
+                    "process-pool worker {} exited while idle ({}); a new one starts with \
+                     the next job",
+                    pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
+                    status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string()),
+                )));
+            }
+        }
+    }
+}
+
 /// One worker slot: takes jobs from the queue, runs each in its process,
-/// restarting the process when it dies.
+/// restarting the process when it dies, runs too long or its job is
+/// abandoned.
 async fn serve_jobs(inner: Rc<PoolInner>) {
     let mut process: Option<WorkerProcess> = None;
-    while let Ok(job) = inner.queue.get().await {
+    while let Some(job) = next_job(&inner, &mut process).await {
+        if job.abandoned.is_set() {
+            continue; // nobody waits for it any more
+        }
         let mut retried = false;
         let result = loop {
             if process.is_none() {
                 match WorkerProcess::start(&inner.command).await {
                     Ok(p) => process = Some(p),
-                    Err(e) => break Err(e),
+                    Err(e) => break Some(Err(e)),
                 }
             }
             let worker = process.as_mut().expect("started above");
-            match worker.call(&job.request).await {
-                Ok(payload) => break decode(&payload),
-                Err(CallError::NotDelivered) if !retried => {
+            let stop = crate::select(job.abandoned.wait(), expire(inner.job_timeout.get()));
+            let outcome = match crate::select(worker.call(&job.request), stop).await {
+                Either::Left(answer) => Outcome::Answer(answer),
+                Either::Right(Either::Left(())) => Outcome::Abandoned,
+                Either::Right(Either::Right(limit)) => Outcome::TimedOut(limit),
+            };
+            match outcome {
+                Outcome::Answer(Ok(payload)) => break Some(decode(&payload)),
+                Outcome::Answer(Err(CallError::NotDelivered)) if !retried => {
                     // It died while idle: the job never reached it. Retry once on a new one.
                     retried = true;
                     process.take().map(|mut p| p.kill_and_reap());
                 }
-                Err(_) => {
+                Outcome::Answer(Err(_)) => {
                     let status = process.take().and_then(|mut p| p.kill_and_reap());
-                    break Err(ProcessError::WorkerCrashed { status });
+                    break Some(Err(ProcessError::WorkerCrashed { status }));
+                }
+                Outcome::Abandoned => {
+                    process.take().map(|mut p| p.kill_and_reap());
+                    break None;
+                }
+                Outcome::TimedOut(limit) => {
+                    process.take().map(|mut p| p.kill_and_reap());
+                    break Some(Err(ProcessError::TimedOut(limit)));
                 }
             }
         };
-        job.reply.send(result);
+        if let Some(result) = result {
+            job.reply.send(result);
+        }
     }
     if let Some(process) = process {
         process.close().await;

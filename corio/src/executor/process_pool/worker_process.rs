@@ -40,20 +40,17 @@ pub(crate) struct WorkerProcess {
 impl WorkerProcess {
     pub(crate) async fn start(command: &WorkerCommand) -> Result<WorkerProcess, ProcessError> {
         let command = command.clone();
-        // fork/exec off the loop thread.
-        let mut child = crate::executor::to_thread(move || {
-            Command::new(&command.program)
-                .args(&command.args)
-                .env(WORKER_ENV, "1")
-                .env(PARENT_ENV, std::process::id().to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-        })
-        .await
-        .map_err(|e| ProcessError::Io(e.into()))?
-        .map_err(ProcessError::Io)?;
+        let mut std_command = Command::new(&command.program);
+        std_command
+            .args(&command.args)
+            .env(WORKER_ENV, "1")
+            .env(PARENT_ENV, std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = super::spawner::spawn(std_command)
+            .await
+            .map_err(ProcessError::Io)?;
         let stdin =
             ChildStdin::new(child.stdin.take().expect("piped")).map_err(ProcessError::Io)?;
         let stdout =
@@ -105,6 +102,19 @@ impl WorkerProcess {
             .await
             .map_err(|_| CallError::Died)?;
         Ok(payload)
+    }
+
+    /// Waits until the worker's answer pipe closes: it died (or was killed)
+    /// while idle. Any byte it sends unasked is a protocol error, and ends
+    /// the wait too.
+    pub(crate) async fn exited(&mut self) {
+        let mut byte = [0u8; 1];
+        let _ = self.stdout.read_exact(&mut byte).await;
+    }
+
+    /// The worker's pid (`None` once reaped).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Kills the worker and reaps it (no zombie); its exit status.
