@@ -65,6 +65,8 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod coop;
+mod driver;
 pub mod executor;
 pub mod fs;
 #[cfg(feature = "hyper")]
@@ -74,7 +76,6 @@ pub mod io;
 pub mod net;
 pub mod process;
 pub mod queue;
-mod reactor;
 pub mod runtime;
 pub mod signal;
 pub mod stream;

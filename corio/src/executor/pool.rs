@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::runtime::context;
-use crate::task::oneshot;
+use crate::runtime::task::oneshot;
 use crate::task::TaskError;
 
 type Job = Box<dyn FnOnce() + Send>;

@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::reactor::{Direction, Registration};
+use crate::driver::io::Direction;
+use crate::runtime::registration::Registration;
 
 /// A file descriptor (pipe, socket, terminal, ...) in non-blocking mode,
 /// registered with the running loop's reactor, so that tasks await its

@@ -1,11 +1,15 @@
 //! Readiness-based I/O on the loop's reactor: [`Async`] wraps any
-//! non-blocking file descriptor (pipes, sockets, ...) so tasks can await it.
+//! non-blocking file descriptor (pipes, sockets, ...) so tasks can await it
+//! (edge-triggered); [`Watch`] watches a descriptor someone else owns,
+//! level-triggered, as asyncio's `add_reader` / `add_writer` do.
 
 mod async_fd;
 mod nonblocking;
+mod watch;
 
 pub use async_fd::Async;
 /// The byte-stream traits corio's streams implement (from `futures-io`),
 /// re-exported so users need not depend on it to name them.
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 pub(crate) use nonblocking::set_nonblocking;
+pub use watch::{Interest, Watch};

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use super::errors::{GetShutDown, PutShutDown, TaskDoneTooOften, TryGetError, TryPutError};
 use super::store::Store;
+use crate::coop;
 use crate::sync::wait_list::{wake_all, WaitKey, WaitList};
-use crate::task::coop;
 
 struct State<S> {
     items: S,

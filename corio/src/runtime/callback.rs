@@ -7,7 +7,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::context;
-use crate::time::timers::TimerKey;
+use super::core::Core;
+use super::timer::{deadline_after, TimerAction, TimerKey};
 
 /// A callback the loop can run once or cancel.
 pub(crate) trait Callback {
@@ -69,7 +70,8 @@ impl Handle {
     pub fn cancel(&self) {
         self.callback.cancel();
         if let Some((loop_id, key, _)) = self.timer {
-            context::with_loop(loop_id, |core| core.timers.borrow_mut().cancel(key));
+            let action = context::with_loop(loop_id, |core| core.cancel_timer(key));
+            drop(action);
         }
     }
 
@@ -100,8 +102,18 @@ impl std::fmt::Debug for Handle {
 /// Panics if no loop is running on this thread.
 #[track_caller]
 pub fn call_soon<F: FnOnce() + 'static>(f: F) -> Handle {
-    let callback = new_callback(f, Location::caller());
-    context::expect_current("call_soon", |core| core.push_callback(callback.clone()));
+    let location = Location::caller();
+    context::expect_current("call_soon", |core| call_soon_on(core, f, location))
+}
+
+/// `call_soon` on a given loop.
+pub(crate) fn call_soon_on<F: FnOnce() + 'static>(
+    core: &Core,
+    f: F,
+    location: &'static Location<'static>,
+) -> Handle {
+    let callback = new_callback(f, location);
+    core.push_callback(callback.clone());
     Handle {
         callback,
         timer: None,
@@ -110,16 +122,16 @@ pub fn call_soon<F: FnOnce() + 'static>(f: F) -> Handle {
 
 /// Schedules `f` to run after `delay` (asyncio's `loop.call_later`).
 /// Timers have 1 ms resolution: a callback never runs early and at most
-/// about a millisecond late; callbacks due in the same millisecond run in
-/// the order they were scheduled.
+/// about a millisecond late; callbacks due together run in order of their
+/// exact deadlines, and in the order they were scheduled on ties.
 ///
 /// Panics if no loop is running on this thread.
 #[track_caller]
 pub fn call_later<F: FnOnce() + 'static>(delay: Duration, f: F) -> Handle {
     let location = Location::caller();
     context::expect_current("call_later", |core| {
-        let when = crate::time::deadline_after(core.clock.now(), delay);
-        schedule_at(core, when, f, location)
+        let when = deadline_after(core.now(), delay);
+        call_at_on(core, when, f, location)
     })
 }
 
@@ -130,20 +142,18 @@ pub fn call_later<F: FnOnce() + 'static>(delay: Duration, f: F) -> Handle {
 #[track_caller]
 pub fn call_at<F: FnOnce() + 'static>(when: Instant, f: F) -> Handle {
     let location = Location::caller();
-    context::expect_current("call_at", |core| schedule_at(core, when, f, location))
+    context::expect_current("call_at", |core| call_at_on(core, when, f, location))
 }
 
-fn schedule_at<F: FnOnce() + 'static>(
-    core: &super::core::Core,
+/// `call_at` on a given loop.
+pub(crate) fn call_at_on<F: FnOnce() + 'static>(
+    core: &Core,
     when: Instant,
     f: F,
     location: &'static Location<'static>,
 ) -> Handle {
     let callback = new_callback(f, location);
-    let key = core.timers.borrow_mut().insert(
-        when,
-        crate::time::timers::TimerAction::Call(callback.clone()),
-    );
+    let key = core.insert_timer(when, TimerAction::Call(callback.clone()));
     Handle {
         callback,
         timer: Some((core.id, key, when)),

@@ -1,4 +1,13 @@
 //! The loop's own state and one iteration of it (asyncio's `_run_once`).
+//!
+//! `Core::run_once` is the one place where runnables run. Its steps are
+//! named: [`poll_timeout`](Core::poll_timeout) (how long the reactor may
+//! block), [`poll_io`](Core::poll_io) (wait for readiness, with the wait
+//! hooks around it), [`advance_paused_clock`](Core::advance_paused_clock)
+//! (virtual time jumps to the next timer when all is idle),
+//! [`expire_timers`](Core::expire_timers) (every iteration, even when the
+//! I/O poll is skipped), then the runnables that were ready when the
+//! iteration began.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -13,23 +22,22 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use super::callback::Callback;
-use super::clock::Clock;
 use super::debug::{DebugConfig, SlowCallback, TaskInfo, TaskState};
 use super::report::{ErrorHook, LoopError};
+use super::runnable::{RawRunnable, Runnable};
 use super::shared::{Injected, Shared};
-use crate::reactor::Reactor;
-use crate::task::raw::{self, PollOutcome, TaskMeta, TaskRef, COMPLETE, RUNNING, SCHEDULED};
-use crate::time::timers::{TimerAction, Timers};
+use super::task::raw::{self, PollOutcome, TaskMeta, TaskRef};
+use super::task::state::{Activity, Notified};
+use super::timer::{TimerAction, TimerKey};
+use super::wait_hooks::WaitHooks;
+use crate::driver::clock::Clock;
+use crate::driver::io::{Polled, Reactor};
+use crate::driver::timer::Timers;
 
-/// One unit of work on the ready queue.
-pub(crate) enum Runnable {
-    /// Poll a task.
-    Task(TaskRef),
-    /// Run a `call_soon` / `call_later` callback.
-    Call(Rc<dyn Callback>),
-    /// Run a closure sent from another thread.
-    Foreign(Box<dyn FnOnce() + Send>),
-}
+/// While work stays ready, the reactor is polled at least this often when
+/// timers are pending (beside every `event_interval` runnables), so that a
+/// busy loop still notices I/O.
+const MAX_POLL_SKIP: Duration = Duration::from_millis(1);
 
 /// Settings fixed when the loop is built.
 pub(crate) struct CoreConfig {
@@ -37,18 +45,22 @@ pub(crate) struct CoreConfig {
     pub(crate) event_interval: u32,
     pub(crate) debug: Option<DebugConfig>,
     pub(crate) exception_handler: ErrorHook,
+    pub(crate) wait_hooks: Option<Arc<dyn WaitHooks>>,
 }
 
-/// Everything the loop owns; reached through the thread-local context.
+/// Everything the loop owns. The drivers are private: the rest of the
+/// crate reaches them through the narrow methods below.
 pub(crate) struct Core {
     pub(crate) id: u64,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) clock: Clock,
-    /// The clock as read at the last reactor poll: good enough to tell
-    /// whether a deadline already passed, without another clock read.
+    clock: Clock,
+    /// The clock as read at the last reactor poll or timer check: never
+    /// later than the truth, so a deadline it calls passed has passed.
     cached_now: Cell<Instant>,
-    pub(crate) timers: RefCell<Timers>,
-    pub(crate) reactor: Reactor,
+    /// When the reactor was last polled.
+    last_poll: Cell<Instant>,
+    timers: RefCell<Timers<TimerAction>>,
+    reactor: Reactor,
     queue: RefCell<VecDeque<Runnable>>,
     /// Every live (not yet complete) task, so that closing the loop can
     /// cancel them and `all_tasks` can list them.
@@ -60,6 +72,7 @@ pub(crate) struct Core {
     event_interval: u32,
     debug: Option<DebugConfig>,
     exception_handler: RefCell<ErrorHook>,
+    wait_hooks: RefCell<Option<Arc<dyn WaitHooks>>>,
     /// Reused buffers for wakers and timer actions collected in one poll.
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
@@ -67,17 +80,26 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(id: u64, config: CoreConfig) -> std::io::Result<Core> {
-        let (reactor, waker) = Reactor::new()?;
-        let shared = Arc::new(Shared::new(id, waker));
+        Core::with_reactor(id, config, Reactor::epoll()?)
+    }
+
+    /// A loop over a given reactor (another backend than epoll).
+    pub(crate) fn with_reactor(
+        id: u64,
+        config: CoreConfig,
+        reactor: Reactor,
+    ) -> std::io::Result<Core> {
+        let shared = Arc::new(Shared::new(id, reactor.notifier()));
         super::shared::register(&shared);
         let clock = Clock::new(config.paused);
-        let timers = RefCell::new(Timers::new(clock.now()));
+        let now = clock.now();
         Ok(Core {
             id,
             shared,
-            cached_now: Cell::new(clock.now()),
+            cached_now: Cell::new(now),
+            last_poll: Cell::new(now),
+            timers: RefCell::new(Timers::new(now)),
             clock,
-            timers,
             reactor,
             queue: RefCell::new(VecDeque::with_capacity(256)),
             registry: RefCell::new(Slab::new()),
@@ -87,10 +109,68 @@ impl Core {
             event_interval: config.event_interval.max(1),
             debug: config.debug,
             exception_handler: RefCell::new(config.exception_handler),
+            wait_hooks: RefCell::new(config.wait_hooks),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
         })
     }
+
+    // ---- handles on the drivers ------------------------------------
+
+    /// The loop's clock (virtual when paused).
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The clock as of the last reactor poll or timer check.
+    pub(crate) fn cached_now(&self) -> Instant {
+        self.cached_now.get()
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.clock.is_paused()
+    }
+
+    /// Moves a paused clock forward.
+    pub(crate) fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The I/O driver.
+    pub(crate) fn reactor(&self) -> &Reactor {
+        &self.reactor
+    }
+
+    pub(crate) fn insert_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, action)
+    }
+
+    /// Removes a pending timer; the caller drops the action (outside any
+    /// borrow of the loop).
+    pub(crate) fn cancel_timer(&self, key: TimerKey) -> Option<TimerAction> {
+        self.timers.borrow_mut().cancel(key)
+    }
+
+    /// Stores the waker a pending `Sleep` wants woken; `false` if the
+    /// timer already fired.
+    pub(crate) fn set_timer_waker(&self, key: TimerKey, waker: &Waker) -> bool {
+        let mut timers = self.timers.borrow_mut();
+        let Some(action) = timers.action_mut(key) else {
+            return false;
+        };
+        match action {
+            TimerAction::Wake(Some(w)) if w.will_wake(waker) => {}
+            action => {
+                let old = std::mem::replace(action, TimerAction::Wake(Some(waker.clone())));
+                drop(timers);
+                drop(old);
+            }
+        }
+        true
+    }
+
+    // ---- the ready queue -------------------------------------------
 
     /// Creates a task; returns the reference its `Task` handle will own.
     pub(crate) fn spawn<F: Future + 'static>(
@@ -108,10 +188,8 @@ impl Core {
             location,
         };
         let [handle, registered, queued] = raw::allocate(future, meta);
-        let header = handle.header();
-        header.state.set(SCHEDULED);
         let key = self.registry.borrow_mut().insert(registered);
-        header.set_registry_key(key);
+        handle.header().set_registry_key(key);
         self.queue.borrow_mut().push_back(Runnable::Task(queued));
         handle
     }
@@ -119,27 +197,20 @@ impl Core {
     /// Puts a woken task on the ready queue (loop thread; `task` is the
     /// reference the queue will own).
     pub(crate) fn schedule_local(&self, task: TaskRef) {
-        let header = task.header();
-        let state = header.state.get();
-        if state & (SCHEDULED | COMPLETE) != 0 {
-            return;
+        if task.header().state.to_notified() == Notified::Schedule {
+            self.queue.borrow_mut().push_back(Runnable::Task(task));
         }
-        if state & RUNNING != 0 {
-            header.state.set(state | raw::NOTIFIED);
-            return;
-        }
-        header.state.set(state | SCHEDULED);
-        self.queue.borrow_mut().push_back(Runnable::Task(task));
-    }
-
-    /// The clock as of the last reactor poll (never later than the truth).
-    pub(crate) fn cached_now(&self) -> Instant {
-        self.cached_now.get()
     }
 
     pub(crate) fn push_callback(&self, callback: Rc<dyn Callback>) {
         self.queue.borrow_mut().push_back(Runnable::Call(callback));
     }
+
+    pub(crate) fn push_raw(&self, runnable: RawRunnable) {
+        self.queue.borrow_mut().push_back(Runnable::Raw(runnable));
+    }
+
+    // ---- hooks -----------------------------------------------------
 
     /// Hands `error` to the exception handler (called outside any borrow,
     /// so the handler may use the loop).
@@ -156,6 +227,10 @@ impl Core {
         *self.exception_handler.borrow_mut() = handler;
     }
 
+    pub(crate) fn set_wait_hooks(&self, hooks: Option<Arc<dyn WaitHooks>>) {
+        *self.wait_hooks.borrow_mut() = hooks;
+    }
+
     pub(crate) fn stop(&self) {
         self.stopping.set(true);
     }
@@ -166,15 +241,37 @@ impl Core {
         self.shared.take_stop_request() || local
     }
 
-    /// One iteration: poll for I/O (blocking only when nothing is ready, and
-    /// skipped while work is ready until `event_interval` runnables ran),
-    /// fire due timers, then run the runnables ready at that point.
-    /// `main_ready` says the `block_on` future was woken and must run.
+    // ---- one iteration ---------------------------------------------
+
+    /// One iteration: poll for I/O (blocking only when nothing is ready,
+    /// and skipped while work is ready until `event_interval` runnables ran
+    /// or, with timers pending, a millisecond passed), fire due timers,
+    /// then run the runnables ready at that point. `main_ready` says the
+    /// `block_on` future was woken and must run.
     pub(crate) fn run_once(&self, main_ready: bool) {
-        let has_ready = main_ready || self.shared.has_injected() || !self.queue.borrow().is_empty();
-        if !has_ready || self.ran_since_poll.get() >= self.event_interval {
-            self.poll_events(has_ready);
+        let has_ready = main_ready
+            || self.stopping.get()
+            || self.shared.has_injected()
+            || !self.queue.borrow().is_empty();
+        // One clock read serves the skip bound and the timers, and only
+        // when timers are pending (a yield costs no clock read).
+        let mut now = (!self.timers.borrow().is_empty()).then(|| self.now());
+        let overdue = now.is_some_and(|now| {
+            now.saturating_duration_since(self.last_poll.get()) >= MAX_POLL_SKIP
+        });
+        if !has_ready || overdue || self.ran_since_poll.get() >= self.event_interval {
+            let next_deadline = self.timers.borrow_mut().next_deadline();
+            let polled = self.poll_io(self.poll_timeout(has_ready, next_deadline));
             self.ran_since_poll.set(0);
+            if !has_ready && !polled.notified {
+                self.advance_paused_clock(next_deadline);
+            }
+            now = Some(self.cached_now.get());
+        }
+        if let Some(now) = now {
+            if !self.timers.borrow().is_empty() {
+                self.expire_timers(now);
+            }
         }
         if self.shared.has_injected() {
             self.drain_injected();
@@ -196,57 +293,91 @@ impl Core {
             .set(self.ran_since_poll.get().saturating_add(n as u32));
     }
 
-    /// Polls the reactor and moves due timers to the ready queue.
-    fn poll_events(&self, has_ready: bool) {
-        let paused = self.clock.is_paused();
-        let next_deadline = self.timers.borrow_mut().next_deadline();
-        let in_flight = self
-            .shared
-            .in_flight
-            .load(std::sync::atomic::Ordering::Acquire)
-            > 0;
-        let timeout = match next_deadline {
+    /// How long the reactor may block: not at all when work is ready; until
+    /// the next timer; for ever when there is none. A paused clock first
+    /// checks for I/O without waiting, then jumps (unless work handed to
+    /// other threads is still in flight: then it waits for that).
+    fn poll_timeout(&self, has_ready: bool, next_deadline: Option<Instant>) -> Option<Duration> {
+        match next_deadline {
             _ if has_ready => Some(Duration::ZERO),
             None => None,
-            // A paused clock first checks for I/O without waiting, then jumps.
-            Some(_) if paused && !in_flight => Some(Duration::ZERO),
-            Some(_) if paused => None,
-            Some(deadline) => Some(deadline.saturating_duration_since(self.clock.now())),
-        };
-        let mut wakers = self.wake_buf.take();
-        match self.reactor.poll(timeout, &mut wakers) {
-            Ok(notified) => {
-                if notified {
-                    self.shared.clear_notified();
-                }
-                let idle =
-                    !has_ready && !notified && wakers.is_empty() && !self.shared.has_injected();
-                if paused && idle && !in_flight {
-                    if let Some(deadline) = next_deadline {
-                        self.clock.advance_to(deadline);
-                    }
-                }
+            Some(_) if self.clock.is_paused() && !self.shared.has_in_flight() => {
+                Some(Duration::ZERO)
             }
+            Some(_) if self.clock.is_paused() => None,
+            Some(deadline) => Some(deadline.saturating_duration_since(self.clock.now())),
+        }
+    }
+
+    /// Waits on the reactor (with the wait hooks around a wait that may
+    /// block) and wakes the tasks whose descriptors became ready.
+    fn poll_io(&self, timeout: Option<Duration>) -> Polled {
+        let hooks = match timeout {
+            Some(Duration::ZERO) => None,
+            _ => self.wait_hooks.borrow().clone(),
+        };
+        if let Some(hooks) = &hooks {
+            hooks.before_wait(timeout);
+        }
+        let mut wakers = self.wake_buf.take();
+        let result = self.reactor.poll(timeout, &mut wakers);
+        let polled = match result {
+            Ok(polled) => polled,
             // epoll_wait fails only on programming errors (bad fd, bad
             // buffer); say so rather than spin.
-            Err(e) => panic!("corio: epoll_wait failed: {e}"),
+            Err(e) => panic!("corio: waiting for I/O failed: {e}"),
+        };
+        if let Some(hooks) = &hooks {
+            hooks.after_wait(polled.interrupted);
+        } else if polled.interrupted {
+            // A signal interrupted even a non-blocking poll: tell the hooks.
+            if let Some(hooks) = self.wait_hooks.borrow().clone() {
+                hooks.after_wait(true);
+            }
         }
-        let mut actions = self.timer_buf.take();
-        if next_deadline.is_some() {
-            self.timers
-                .borrow_mut()
-                .expire(self.clock.now(), &mut actions);
+        if polled.notified {
+            self.shared.clear_notified();
         }
+        let now = self.clock.now();
+        self.last_poll.set(now);
+        self.cached_now.set(now);
+        let woke_any = !wakers.is_empty();
         for waker in wakers.drain(..) {
             waker.wake();
         }
+        self.wake_buf.replace(wakers);
+        Polled {
+            // Anything that makes the loop not idle counts here.
+            notified: polled.notified || woke_any || self.shared.has_injected(),
+            interrupted: polled.interrupted,
+        }
+    }
+
+    /// Virtual time: when every task waits and nothing came in, jump to
+    /// the next timer (never while work on other threads is in flight).
+    fn advance_paused_clock(&self, next_deadline: Option<Instant>) {
+        if !self.clock.is_paused() || self.shared.has_in_flight() {
+            return;
+        }
+        if let Some(deadline) = next_deadline {
+            self.clock.advance_to(deadline);
+            self.cached_now.set(self.clock.now());
+        }
+    }
+
+    /// Moves the timers due at `now` to the ready queue (or wakes their
+    /// tasks), in exact-deadline order.
+    fn expire_timers(&self, now: Instant) {
+        self.cached_now.set(now);
+        let mut actions = self.timer_buf.take();
+        self.timers.borrow_mut().expire(now, &mut actions);
         for action in actions.drain(..) {
             match action {
                 TimerAction::Wake(waker) => waker.into_iter().for_each(Waker::wake),
                 TimerAction::Call(callback) => self.push_callback(callback),
+                TimerAction::Raw(runnable) => self.push_raw(runnable),
             }
         }
-        self.wake_buf.replace(wakers);
         self.timer_buf.replace(actions);
     }
 
@@ -264,7 +395,9 @@ impl Core {
         let what = match runnable {
             Runnable::Task(task) => {
                 let outcome = task.poll();
-                let what = start.map(|_| SlowWhat::Task(TaskRef::new_ref(task.as_ptr())));
+                // SAFETY: `task` is a live reference we hold.
+                let what =
+                    start.map(|_| SlowWhat::Task(unsafe { TaskRef::new_ref(task.as_ptr()) }));
                 match outcome {
                     PollOutcome::Parked => drop(task),
                     PollOutcome::Requeue => self.queue.borrow_mut().push_back(Runnable::Task(task)),
@@ -292,6 +425,10 @@ impl Core {
                 self.run_guarded("callback sent from another thread", f);
                 start.map(|_| SlowWhat::Foreign)
             }
+            Runnable::Raw(runnable) => {
+                self.run_guarded("raw runnable", || runnable.run());
+                start.map(|_| SlowWhat::Foreign)
+            }
         };
         if let (Some(debug), Some(start), Some(what)) = (&self.debug, start, what) {
             let duration = start.elapsed();
@@ -303,6 +440,18 @@ impl Core {
                 };
                 (debug.on_slow_callback)(&SlowCallback { what, duration });
             }
+        }
+    }
+
+    /// Runs a callback, reporting a panic to the exception handler instead
+    /// of unwinding through the loop (asyncio logs a callback's exception
+    /// and carries on).
+    fn run_guarded(&self, what: impl std::fmt::Display, f: impl FnOnce()) {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
+            self.report(&LoopError::new(format!(
+                "{what} panicked: {}",
+                super::task::panic_message(&*payload)
+            )));
         }
     }
 
@@ -322,17 +471,14 @@ impl Core {
             .iter()
             .map(|(_, task)| {
                 let header = task.header();
-                let state = header.state.get();
                 TaskInfo {
                     id: header.id,
                     name: header.name().map(str::to_owned),
                     location: header.location,
-                    state: if state & RUNNING != 0 {
-                        TaskState::Running
-                    } else if state & SCHEDULED != 0 {
-                        TaskState::Scheduled
-                    } else {
-                        TaskState::Waiting
+                    state: match header.state.activity() {
+                        Activity::Running => TaskState::Running,
+                        Activity::Scheduled => TaskState::Scheduled,
+                        Activity::Waiting => TaskState::Waiting,
                     },
                 }
             })
@@ -371,18 +517,4 @@ enum SlowWhat {
     Task(TaskRef),
     Callback(&'static Location<'static>),
     Foreign,
-}
-
-impl Core {
-    /// Runs a callback, reporting a panic to the exception handler instead
-    /// of unwinding through the loop (asyncio logs a callback's exception
-    /// and carries on).
-    fn run_guarded(&self, what: impl std::fmt::Display, f: impl FnOnce()) {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(f)) {
-            self.report(&LoopError::new(format!(
-                "{what} panicked: {}",
-                crate::task::panic_message(&*payload)
-            )));
-        }
-    }
 }

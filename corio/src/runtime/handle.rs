@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 
 use super::context;
 use super::shared::{Injected, Shared};
-use crate::task::{oneshot, CatchUnwind, TaskError};
+use super::task::Task;
+use super::task::{oneshot, CatchUnwind, TaskError};
 
 /// The loop was closed (its `Runtime` dropped): it takes no more work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,10 +72,17 @@ impl LoopHandle {
         // sender unsent: the remote side sees `Cancelled`.
         let (sender, receiver) = oneshot::channel(None);
         self.call_soon_threadsafe(move || {
-            crate::task::spawn(async move {
-                sender.send(CatchUnwind::new(future).await.map_err(TaskError::Panicked));
-            })
-            .detach();
+            let location = std::panic::Location::caller();
+            let task = context::expect_current("LoopHandle::spawn", |core| {
+                core.spawn(
+                    async move {
+                        sender.send(CatchUnwind::new(future).await.map_err(TaskError::Panicked));
+                    },
+                    None,
+                    location,
+                )
+            });
+            drop(Task::<()>::from_ref(task));
         })?;
         Ok(RemoteTask { receiver })
     }

@@ -9,13 +9,17 @@
 //! `yield_now` costs no system call.
 
 pub(crate) mod callback;
-mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
 mod debug;
 mod handle;
+pub(crate) mod registration;
 mod report;
+mod runnable;
 pub(crate) mod shared;
+pub(crate) mod task;
+mod timer;
+mod wait_hooks;
 
 use std::future::Future;
 use std::io;
@@ -30,10 +34,15 @@ pub use callback::{call_at, call_later, call_soon, Handle};
 pub use debug::{SlowCallback, TaskInfo, TaskState};
 pub use handle::{LoopClosed, LoopHandle, RemoteTask};
 pub use report::LoopError;
+pub use runnable::{RawRunnable, RawRunnableVTable, RcRunnable};
 pub(crate) use shared::Shared;
+pub use task::{panic_message, Task, TaskError};
+pub use timer::Sleep;
+pub(crate) use timer::{deadline_after, TimerAction};
+pub use wait_hooks::WaitHooks;
 
 use self::core::{Core, CoreConfig};
-use crate::task::{coop, Task};
+use crate::coop;
 
 /// Loop ids are unique per process, so a stale waker never reaches a newer loop.
 static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
@@ -82,6 +91,7 @@ pub struct Builder {
     slow_callback_duration: Duration,
     on_slow_callback: Option<debug::SlowCallbackHook>,
     exception_handler: Option<report::ErrorHook>,
+    wait_hooks: Option<Arc<dyn WaitHooks>>,
     event_interval: u32,
 }
 
@@ -104,6 +114,7 @@ impl Default for Builder {
             slow_callback_duration: Duration::from_millis(100),
             on_slow_callback: None,
             exception_handler: None,
+            wait_hooks: None,
             event_interval: 61,
         }
     }
@@ -173,6 +184,12 @@ impl Builder {
         self
     }
 
+    /// Hooks around the loop's blocking wait for I/O (see [`WaitHooks`]).
+    pub fn wait_hooks(mut self, hooks: Arc<dyn WaitHooks>) -> Builder {
+        self.wait_hooks = Some(hooks);
+        self
+    }
+
     /// How many runnables may run while work stays ready before the loop
     /// polls for I/O and timers again (default 61, as tokio).
     pub fn event_interval(mut self, n: u32) -> Builder {
@@ -196,6 +213,7 @@ impl Builder {
             exception_handler: self
                 .exception_handler
                 .unwrap_or_else(|| Arc::new(report::report_on_stderr)),
+            wait_hooks: self.wait_hooks,
         };
         let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Runtime {
@@ -268,16 +286,86 @@ impl Runtime {
     }
 
     /// Runs the loop until [`stop`] (or [`LoopHandle::stop`]) is called
-    /// (asyncio's `run_forever`). The iteration in progress finishes first.
+    /// (asyncio's `run_forever`). The iteration in progress finishes first;
+    /// a stop requested before the call still lets one iteration run, as in
+    /// asyncio.
     ///
     /// Panics if a loop is already running on this thread.
     #[track_caller]
     pub fn run_forever(&self) {
         let core = &*self.core;
         let _enter = context::enter(core);
-        while !core.take_stop() {
+        loop {
             core.run_once(false);
+            if core.take_stop() {
+                break;
+            }
         }
+    }
+
+    /// Runs one iteration of the loop: polls for I/O (without blocking if
+    /// work is ready), fires due timers, then runs the callbacks and tasks
+    /// that were ready. For an embedder that drives the loop itself.
+    ///
+    /// Panics if a loop is already running on this thread.
+    #[track_caller]
+    pub fn run_once(&self) {
+        let _enter = context::enter(&self.core);
+        self.core.run_once(false);
+    }
+
+    /// Asks [`run_forever`](Runtime::run_forever) to return after the
+    /// current iteration (asyncio's `loop.stop()`), from this thread, the
+    /// loop running or not.
+    pub fn stop(&self) {
+        self.core.stop();
+    }
+
+    /// Schedules `f` for the loop's next iteration (asyncio's
+    /// `loop.call_soon`), whether or not the loop is running now.
+    #[track_caller]
+    pub fn call_soon<F: FnOnce() + 'static>(&self, f: F) -> Handle {
+        callback::call_soon_on(&self.core, f, std::panic::Location::caller())
+    }
+
+    /// Schedules `f` to run after `delay` (asyncio's `loop.call_later`),
+    /// whether or not the loop is running now.
+    #[track_caller]
+    pub fn call_later<F: FnOnce() + 'static>(&self, delay: Duration, f: F) -> Handle {
+        let when = deadline_after(self.core.now(), delay);
+        callback::call_at_on(&self.core, when, f, std::panic::Location::caller())
+    }
+
+    /// Schedules `f` to run at `when` on the loop's clock (asyncio's
+    /// `loop.call_at`), whether or not the loop is running now.
+    #[track_caller]
+    pub fn call_at<F: FnOnce() + 'static>(&self, when: Instant, f: F) -> Handle {
+        callback::call_at_on(&self.core, when, f, std::panic::Location::caller())
+    }
+
+    /// Puts a [`RawRunnable`] on the ready queue (the foreign-callback fast
+    /// path: no allocation of corio's).
+    pub fn call_soon_raw(&self, runnable: RawRunnable) {
+        self.core.push_raw(runnable);
+    }
+
+    /// Runs a [`RawRunnable`] at `when`; the [`TimerId`] cancels it.
+    pub fn call_at_raw(&self, when: Instant, runnable: RawRunnable) -> TimerId {
+        TimerId(self.core.insert_timer(when, TimerAction::Raw(runnable)))
+    }
+
+    /// Cancels a timer from [`call_at_raw`](Runtime::call_at_raw): its
+    /// runnable is dropped unrun. `false` if it already fired.
+    pub fn cancel_timer(&self, timer: TimerId) -> bool {
+        let action = self.core.cancel_timer(timer.0);
+        let found = action.is_some();
+        drop(action);
+        found
+    }
+
+    /// Replaces the wait hooks (see [`WaitHooks`]); `None` removes them.
+    pub fn set_wait_hooks(&self, hooks: Option<Arc<dyn WaitHooks>>) {
+        self.core.set_wait_hooks(hooks);
     }
 
     /// Spawns a task on this loop; it starts at the next `block_on` or
@@ -299,17 +387,22 @@ impl Runtime {
 
     /// The loop's clock (virtual when paused): asyncio's `loop.time()`.
     pub fn now(&self) -> Instant {
-        self.core.clock.now()
+        self.core.now()
     }
 
     /// Moves a paused clock forward by `by`, firing the timers that come due
     /// at the loop's next iteration. Panics if the runtime is not paused.
     pub fn advance(&self, by: Duration) {
         assert!(
-            self.core.clock.is_paused(),
+            self.core.is_paused(),
             "Runtime::advance needs a paused runtime (Builder::paused)"
         );
-        self.core.clock.advance(by);
+        self.core.advance_clock(by);
+    }
+
+    /// The loop's state, for the layers above that act on an explicit loop.
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
     }
 
     /// Replaces the exception handler (see [`Builder::exception_handler`]).
@@ -368,7 +461,34 @@ pub fn all_tasks() -> Vec<TaskInfo> {
     context::expect_current("all_tasks", |core| core.all_tasks())
 }
 
+/// Spawns on the running loop (the task layer's way in); `what` names the
+/// caller in the panic outside a loop.
+#[track_caller]
+pub(crate) fn spawn_on_current<F: Future + 'static>(
+    what: &str,
+    future: F,
+    name: Option<std::borrow::Cow<'static, str>>,
+    location: &'static std::panic::Location<'static>,
+) -> Task<F::Output> {
+    context::expect_current(what, |core| {
+        Task::from_ref(core.spawn(future, name, location))
+    })
+}
+
 /// Whether a corio loop is running on this thread.
 pub fn in_loop() -> bool {
     context::with_current(|_| ()).is_some()
 }
+
+/// The running loop's clock (asyncio's `loop.time()`); virtual when the
+/// runtime is paused.
+///
+/// Panics if no loop is running on this thread.
+#[track_caller]
+pub fn now() -> Instant {
+    context::expect_current("corio::time::now", |core| core.now())
+}
+
+/// Names a timer made with [`Runtime::call_at_raw`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerId(timer::TimerKey);

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
-use crate::task::raw::ForeignTask;
+use super::task::raw::ForeignTask;
+use crate::driver::io::Notify;
 
 /// Work handed to the loop from outside its thread.
 pub(crate) enum Injected {
@@ -22,7 +23,7 @@ pub(crate) struct Shared {
     has_injected: AtomicBool,
     /// Set once an eventfd wake is pending, so a burst of wakes costs one write.
     notified: AtomicBool,
-    waker: mio::Waker,
+    waker: Arc<dyn Notify>,
     closed: AtomicBool,
     stop_requested: AtomicBool,
     /// Operations running on other threads that will come back to the loop;
@@ -31,7 +32,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(id: u64, waker: mio::Waker) -> Shared {
+    pub(crate) fn new(id: u64, waker: Arc<dyn Notify>) -> Shared {
         Shared {
             id,
             injected: Mutex::new(Vec::new()),
@@ -73,13 +74,18 @@ impl Shared {
         if !self.notified.swap(true, Ordering::AcqRel) {
             // An error here means the eventfd counter is saturated, i.e. a
             // wake is already pending: nothing is lost.
-            let _ = self.waker.wake();
+            let _ = self.waker.notify();
         }
     }
 
     /// The loop saw the eventfd fire; later wakes must write again.
     pub(crate) fn clear_notified(&self) {
         self.notified.store(false, Ordering::Release);
+    }
+
+    /// Whether work handed to other threads is still to come back.
+    pub(crate) fn has_in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) > 0
     }
 
     pub(crate) fn has_injected(&self) -> bool {

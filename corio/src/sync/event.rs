@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::wait_list::{wake_all, WaitKey, WaitList};
-use crate::task::coop;
+use crate::coop;
 
 /// asyncio's `Event`: `wait` returns once the flag is set; `set` wakes every
 /// waiter; `clear` resets the flag for later waiters.

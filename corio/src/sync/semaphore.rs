@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::wait_list::{WaitKey, WaitList};
-use crate::task::coop;
+use crate::coop;
 
 struct State {
     permits: usize,

@@ -9,10 +9,8 @@ use std::task::{Poll, Waker};
 
 use slab::Slab;
 
-use super::join::cancel_raw;
-use super::raw::TaskRef;
-use super::{panic_message, CatchUnwind, Task};
-use crate::runtime::context;
+use super::{panic_message, Task};
+use crate::runtime::task::{Canceller, CatchUnwind};
 
 /// Why a [`TaskGroup`] failed: the first failure among its children.
 pub enum GroupError<E> {
@@ -48,21 +46,21 @@ impl<E: std::fmt::Display> std::fmt::Display for GroupError<E> {
 impl<E: std::fmt::Debug + std::fmt::Display> std::error::Error for GroupError<E> {}
 
 struct GroupState<E> {
-    children: RefCell<Slab<TaskRef>>,
+    children: RefCell<Slab<Rc<Canceller>>>,
     error: RefCell<Option<GroupError<E>>>,
     waiter: RefCell<Option<Waker>>,
 }
 
 impl<E> GroupState<E> {
     fn cancel_all(&self) {
-        let children: Vec<TaskRef> = self
+        let children: Vec<Rc<Canceller>> = self
             .children
             .borrow()
             .iter()
-            .map(|(_, t)| TaskRef::new_ref(t.as_ptr()))
+            .map(|(_, t)| t.clone())
             .collect();
         for child in &children {
-            cancel_raw(child);
+            child.cancel();
         }
     }
 
@@ -173,14 +171,13 @@ impl<E: 'static> TaskGroup<E> {
             drop(membership);
             pending::<T>().await
         };
-        let task: Task<T> = context::expect_current("TaskGroup::spawn", |core| {
-            Task::from_ref(core.spawn(child, None, location))
-        });
+        let task: Task<T> =
+            crate::runtime::spawn_on_current("TaskGroup::spawn", child, None, location);
         let inserted = self
             .state
             .children
             .borrow_mut()
-            .insert(TaskRef::new_ref(task.raw().as_ptr()));
+            .insert(Rc::new(task.canceller()));
         debug_assert_eq!(inserted, key);
         if self.state.error.borrow().is_some() {
             task.cancel();

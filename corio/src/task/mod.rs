@@ -3,28 +3,20 @@
 //! [`TaskGroup`], [`select`] / [`race`] and [`yield_now`].
 
 mod as_completed;
-mod catch_unwind;
 mod children;
-pub(crate) mod coop;
-mod error;
 pub mod gather;
 mod group;
-mod join;
-pub(crate) mod oneshot;
-pub(crate) mod raw;
 mod select;
 mod shield;
 mod spawn;
 mod wait;
 mod yield_now;
 
+pub(crate) use crate::runtime::task::cancel_now;
+pub use crate::runtime::{panic_message, Task, TaskError};
 pub use as_completed::{as_completed, AsCompleted};
-pub(crate) use catch_unwind::CatchUnwind;
-pub use error::{panic_message, TaskError};
 pub use gather::{gather_all, try_gather, GatherAll, TryGather};
 pub use group::{GroupError, TaskGroup};
-pub(crate) use join::cancel_now;
-pub use join::Task;
 pub use select::{race, select, Either, Race, Select};
 pub use shield::{shield, Shield};
 pub use spawn::{spawn, spawn_named};
@@ -34,12 +26,12 @@ pub use yield_now::{yield_now, YieldNow};
 /// Bytes of corio's per-task header (the rest of a task's allocation is its
 /// future or output).
 pub fn task_header_size() -> usize {
-    raw::header_size()
+    crate::runtime::task::raw::header_size()
 }
 
 /// Bytes one task allocation takes for a future of type `F`: the future
 /// (later its output) plus corio's header. A task costs exactly this one
 /// allocation.
 pub fn task_allocation_size<F: std::future::Future + 'static>() -> usize {
-    raw::allocation_size::<F>()
+    crate::runtime::task::raw::allocation_size::<F>()
 }

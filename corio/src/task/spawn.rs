@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::Location;
 
 use super::Task;
-use crate::runtime::context;
+use crate::runtime::spawn_on_current;
 
 /// Spawns `future` as a task on the running loop (asyncio's `create_task`).
 /// The future need not be `Send`. The task starts at the loop's next
@@ -22,9 +22,7 @@ use crate::runtime::context;
 #[track_caller]
 pub fn spawn<F: Future + 'static>(future: F) -> Task<F::Output> {
     let location = Location::caller();
-    context::expect_current("spawn", |core| {
-        Task::from_ref(core.spawn(future, None, location))
-    })
+    spawn_on_current("spawn", future, None, location)
 }
 
 /// Like [`spawn`], with a name shown by [`all_tasks`](crate::all_tasks),
@@ -35,8 +33,5 @@ pub fn spawn_named<F: Future + 'static>(
     future: F,
 ) -> Task<F::Output> {
     let location = Location::caller();
-    let name = name.into();
-    context::expect_current("spawn_named", |core| {
-        Task::from_ref(core.spawn(future, Some(name), location))
-    })
+    spawn_on_current("spawn_named", future, Some(name.into()), location)
 }

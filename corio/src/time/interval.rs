@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::sleep::{sleep_until, Sleep};
-use crate::runtime::context;
+use super::sleep::sleep_until;
+use crate::runtime::{now as loop_now, Sleep};
 
 /// What an [`Interval`] does with ticks it missed because the task was busy
 /// (or the loop blocked) past one or more periods.
@@ -38,7 +38,7 @@ pub enum MissedTickBehavior {
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    let now = context::expect_current("interval", |core| core.clock.now());
+    let now = loop_now();
     interval_at(now, period)
 }
 
@@ -78,7 +78,7 @@ impl Interval {
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         std::task::ready!(std::future::Future::poll(Pin::new(&mut self.sleep), cx));
         let scheduled = self.next;
-        let now = context::expect_current("Interval::tick", |core| core.clock.now());
+        let now = loop_now();
         let mut next = scheduled + self.period;
         if next <= now {
             next = match self.missed {
@@ -109,7 +109,7 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let now = context::expect_current("Interval::reset", |core| core.clock.now());
+        let now = loop_now();
         self.next = now + self.period;
         self.sleep.reset(self.next);
     }

@@ -5,7 +5,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::sleep::{sleep_from_first_poll, sleep_until, Sleep};
+use super::sleep::sleep_until;
+use crate::runtime::Sleep;
 
 /// The deadline of a [`timeout`] passed before its future finished
 /// (asyncio's `TimeoutError`).
@@ -67,7 +68,7 @@ impl<F> Timeout<F> {
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: sleep_from_first_poll(duration),
+        sleep: Sleep::from_first_poll(duration),
     }
 }
 

@@ -28,8 +28,8 @@ use self::job::JobFailure;
 use self::protocol::{frame, Request, Response};
 use self::worker_process::{CallError, WorkerCommand, WorkerProcess};
 use crate::queue::Queue;
+use crate::runtime::task::oneshot;
 use crate::sync::Event;
-use crate::task::oneshot;
 use crate::task::{Either, Task};
 
 /// How long [`ProcessPool::shutdown`] waits for queued and running jobs by

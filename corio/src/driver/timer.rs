@@ -9,17 +9,18 @@
 //! levels closer to their deadline. An occupancy bitmap per level finds the
 //! next busy slot without scanning.
 //!
-//! A deadline is rounded up to the next tick, so a timer never fires early
-//! and at most 1 ms late (the epoll timeout has 1 ms resolution anyway).
-//! Timers due in the same tick fire in the order they were scheduled.
+//! A deadline is rounded up to the next tick to file it, so a timer never
+//! fires early and at most 1 ms late (the epoll timeout has 1 ms resolution
+//! anyway). Each entry keeps its exact deadline too: the timers expired
+//! together come out ordered by exact deadline, then by the order they were
+//! scheduled (asyncio orders by the exact float deadline, FIFO on ties).
+//!
+//! The store holds any action type `A`; the runtime decides what firing
+//! means (wake a task, queue a callback).
 
-use std::rc::Rc;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
-
-use crate::runtime::callback::Callback;
 
 const LEVELS: usize = 6;
 const SLOTS: usize = 64;
@@ -29,14 +30,6 @@ const NIL: usize = usize::MAX;
 const DUE: u8 = u8::MAX;
 const TICK_NANOS: u32 = 1_000_000;
 
-/// What happens when a timer fires.
-pub(crate) enum TimerAction {
-    /// Wake a task (a `Sleep`); `None` until the first poll stores a waker.
-    Wake(Option<Waker>),
-    /// Put a `call_later` callback on the ready queue.
-    Call(Rc<dyn Callback>),
-}
-
 /// Names one timer; `seq` tells it from a later timer in the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey {
@@ -44,32 +37,36 @@ pub(crate) struct TimerKey {
     seq: u64,
 }
 
-struct Entry {
+struct Entry<A> {
     seq: u64,
     tick: u64,
-    action: TimerAction,
+    /// The exact deadline, in nanoseconds after the origin.
+    deadline: u64,
+    action: A,
     level: u8,
     slot: u8,
     prev: usize,
     next: usize,
 }
 
-pub(crate) struct Timers {
+pub(crate) struct Timers<A> {
     /// Tick 0. Ticks are whole milliseconds after it.
     origin: Instant,
     /// Every tick up to this one has been processed.
     elapsed: u64,
-    entries: Slab<Entry>,
+    entries: Slab<Entry<A>>,
     heads: [[usize; SLOTS]; LEVELS],
     tails: [[usize; SLOTS]; LEVELS],
     occupied: [u64; LEVELS],
     /// Entries already due when inserted, in insertion order.
     due: Vec<TimerKey>,
     next_seq: u64,
+    /// One expiry's entries, to order them by exact deadline (reused).
+    batch: Vec<(u64, u64, A)>,
 }
 
-impl Timers {
-    pub(crate) fn new(origin: Instant) -> Timers {
+impl<A> Timers<A> {
+    pub(crate) fn new(origin: Instant) -> Timers<A> {
         Timers {
             origin,
             elapsed: 0,
@@ -79,7 +76,13 @@ impl Timers {
             occupied: [0; LEVELS],
             due: Vec::new(),
             next_seq: 0,
+            batch: Vec::new(),
         }
+    }
+
+    /// Whether no timer is pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// The tick at or after `deadline` (rounding up: never early).
@@ -107,13 +110,19 @@ impl Timers {
             .unwrap_or_else(|| self.origin + Duration::from_secs(1 << 40))
     }
 
-    pub(crate) fn insert(&mut self, deadline: Instant, action: TimerAction) -> TimerKey {
+    pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
         let seq = self.next_seq;
         self.next_seq += 1;
         let tick = self.tick_at_or_after(deadline);
+        let since = deadline.saturating_duration_since(self.origin);
+        let exact = since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()));
         let slot = self.entries.insert(Entry {
             seq,
             tick,
+            deadline: exact,
             action,
             level: DUE,
             slot: 0,
@@ -179,18 +188,13 @@ impl Timers {
         }
     }
 
-    fn entry_mut(&mut self, key: TimerKey) -> Option<&mut Entry> {
+    fn entry_mut(&mut self, key: TimerKey) -> Option<&mut Entry<A>> {
         self.entries.get_mut(key.slot).filter(|e| e.seq == key.seq)
     }
 
-    /// Stores the waker a `Sleep` wants woken (unless it would wake the same task).
-    pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) {
-        if let Some(entry) = self.entry_mut(key) {
-            match &mut entry.action {
-                TimerAction::Wake(Some(w)) if w.will_wake(waker) => {}
-                action => *action = TimerAction::Wake(Some(waker.clone())),
-            }
-        }
+    /// The action of a pending timer, to change it in place.
+    pub(crate) fn action_mut(&mut self, key: TimerKey) -> Option<&mut A> {
+        self.entry_mut(key).map(|e| &mut e.action)
     }
 
     /// Whether the timer is still pending.
@@ -200,7 +204,7 @@ impl Timers {
 
     /// Removes a pending timer; returns its action so the caller drops it
     /// outside any borrow.
-    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<TimerAction> {
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<A> {
         self.entry_mut(key)?;
         self.unlink(key.slot);
         Some(self.entries.remove(key.slot).action)
@@ -262,13 +266,31 @@ impl Timers {
         self.next_tick().map(|(_, _, tick)| self.instant_of(tick))
     }
 
-    /// Removes every timer due at `now` into `out`, earliest tick first.
-    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<TimerAction>) {
+    /// Removes every timer due at `now` into `out`, ordered by exact
+    /// deadline, then by the order they were scheduled.
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<A>) {
+        let mut batch = std::mem::take(&mut self.batch);
+        self.expire_into(now, &mut batch);
+        if batch.len() > 1 {
+            // Mostly in order already (one tick at a time): a run-detecting
+            // stable sort is linear then.
+            batch.sort_by_key(|&(deadline, seq, _)| (deadline, seq));
+        }
+        out.extend(batch.drain(..).map(|(_, _, action)| action));
+        self.batch = batch;
+    }
+
+    fn take(&mut self, index: usize) -> (u64, u64, A) {
+        let entry = self.entries.remove(index);
+        (entry.deadline, entry.seq, entry.action)
+    }
+
+    fn expire_into(&mut self, now: Instant, out: &mut Vec<(u64, u64, A)>) {
         let now_tick = self.tick_passed(now);
         loop {
             for key in std::mem::take(&mut self.due) {
                 if self.contains(key) {
-                    out.push(self.entries.remove(key.slot).action);
+                    out.push(self.take(key.slot));
                 }
             }
             let Some((level, slot, tick)) = self.next_tick() else {
@@ -288,7 +310,7 @@ impl Timers {
             while index != NIL {
                 let next = self.entries[index].next;
                 if level == 0 || self.entries[index].tick <= self.elapsed {
-                    out.push(self.entries.remove(index).action);
+                    out.push(self.take(index));
                 } else {
                     self.file(index);
                 }
@@ -310,6 +332,9 @@ fn level_for(elapsed: u64, tick: u64) -> usize {
 mod tests {
     use super::*;
 
+    /// The action in these tests: a label.
+    type Timers = super::Timers<u32>;
+
     #[test]
     fn fires_each_timer_once_never_early_across_levels() {
         let origin = Instant::now();
@@ -328,7 +353,7 @@ mod tests {
         .collect();
         let keys: Vec<(TimerKey, Duration)> = deadlines
             .iter()
-            .map(|&d| (timers.insert(origin + d, TimerAction::Wake(None)), d))
+            .map(|&d| (timers.insert(origin + d, 0), d))
             .collect();
         let mut now = Duration::ZERO;
         let mut fired = 0;
@@ -366,8 +391,8 @@ mod tests {
         // 64^6 ms is about 795 days: these wait in the top level and are
         // re-filed as it turns (the far one shares a top-level slot pattern
         // with the farther one's earlier turns).
-        let far = timers.insert(origin + day * 3000, TimerAction::Wake(None));
-        let farther = timers.insert(origin + day * 9000, TimerAction::Wake(None));
+        let far = timers.insert(origin + day * 3000, 0);
+        let farther = timers.insert(origin + day * 9000, 0);
         let mut out = Vec::new();
         timers.expire(origin + day * 2999, &mut out);
         assert!(out.is_empty() && timers.contains(far));
@@ -389,11 +414,11 @@ mod tests {
         let origin = Instant::now();
         let mut timers = Timers::new(origin);
         let calls: Vec<TimerKey> = (0..5)
-            .map(|_| timers.insert(origin + Duration::from_millis(10), TimerAction::Wake(None)))
+            .map(|_| timers.insert(origin + Duration::from_millis(10), 0))
             .collect();
         assert!(timers.cancel(calls[2]).is_some());
         assert!(timers.cancel(calls[2]).is_none(), "cancel twice");
-        let far = timers.insert(origin + Duration::from_secs(3600), TimerAction::Wake(None));
+        let far = timers.insert(origin + Duration::from_secs(3600), 0);
         assert!(timers.cancel(far).is_some());
         assert_eq!(
             timers.next_deadline(),
@@ -405,5 +430,25 @@ mod tests {
         timers.expire(origin + Duration::from_millis(10), &mut out);
         assert_eq!(out.len(), 4);
         assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn timers_due_together_fire_by_exact_deadline_then_fifo() {
+        let origin = Instant::now();
+        let mut timers = Timers::new(origin);
+        let at = |us: u64| origin + Duration::from_micros(us);
+        // All within one tick, scheduled out of deadline order, with a tie.
+        timers.insert(at(10_700), 1);
+        timers.insert(at(10_200), 2);
+        timers.insert(at(10_700), 3);
+        timers.insert(at(10_000), 4);
+        // One in the past (the due list) and one cascaded from a higher
+        // level: both still take their place by deadline.
+        let mut out = Vec::new();
+        timers.expire(at(5_000), &mut out);
+        timers.insert(at(4_000), 5);
+        timers.insert(at(10_100), 6);
+        timers.expire(at(11_000), &mut out);
+        assert_eq!(out, [5, 4, 6, 2, 1, 3]);
     }
 }

@@ -1,171 +1,82 @@
-//! One file descriptor registered with the reactor: its last known
-//! readiness and the tasks waiting to read or write.
-//!
-//! Each direction keeps a single waker slot, the fast path for the
-//! `poll_*` methods behind `AsyncRead`/`AsyncWrite` (one reader and one
-//! writer at a time, as those traits imply), and a list of waiters for
-//! futures made from `&self` (`recv_from`, `accept`, `read_with`, ...),
-//! any number of which may wait at once. Each such future holds a
-//! [`Waiter`] that leaves the list when it is dropped.
+//! The loop's I/O handle: a descriptor registered with the running loop's
+//! reactor ([`Registration`]), and one future's place among its waiters
+//! ([`Waiter`]). The readiness state itself lives in the I/O driver.
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use slab::Slab;
-
-use crate::runtime::context;
-use crate::task::coop;
-
-pub(crate) const READABLE: u8 = 1;
-pub(crate) const WRITABLE: u8 = 2;
-pub(crate) const READ_CLOSED: u8 = 4;
-pub(crate) const WRITE_CLOSED: u8 = 8;
-pub(crate) const ERROR: u8 = 16;
-
-/// Which way an operation goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Direction {
-    Read,
-    Write,
-}
-
-impl Direction {
-    /// The readiness bits that let an operation in this direction proceed
-    /// (closed and error states too: the operation will report them).
-    fn mask(self) -> u8 {
-        match self {
-            Direction::Read => READABLE | READ_CLOSED | ERROR,
-            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
-        }
-    }
-}
-
-/// The tasks waiting in one direction.
-#[derive(Default)]
-struct Waiters {
-    /// The `poll_*` path's one waker.
-    slot: Cell<Option<Waker>>,
-    /// Wakers of [`Waiter`]s; an entry is `None` once woken, until its
-    /// waiter polls again or goes away.
-    list: RefCell<Slab<Option<Waker>>>,
-}
-
-impl Waiters {
-    fn wake_all(&self, wakers: &mut Vec<Waker>) {
-        wakers.extend(self.slot.take());
-        let mut list = self.list.borrow_mut();
-        if !list.is_empty() {
-            wakers.extend(list.iter_mut().filter_map(|(_, w)| w.take()));
-        }
-    }
-}
-
-/// Readiness and waiters of one registered descriptor (loop thread only).
-pub(crate) struct IoState {
-    pub(crate) key: usize,
-    /// Told apart from an earlier registration under the same key, so a
-    /// stale event for a closed descriptor is not taken for this one's.
-    pub(crate) generation: u32,
-    readiness: Cell<u8>,
-    read: Waiters,
-    write: Waiters,
-}
-
-impl IoState {
-    pub(crate) fn new(key: usize, generation: u32) -> IoState {
-        // Assume ready at first: the first attempt finds out, saving a wait.
-        IoState {
-            key,
-            generation,
-            readiness: Cell::new(READABLE | WRITABLE),
-            read: Waiters::default(),
-            write: Waiters::default(),
-        }
-    }
-
-    pub(crate) fn set_ready(&self, ready: u8, wakers: &mut Vec<Waker>) {
-        self.readiness.set(self.readiness.get() | ready);
-        if ready & Direction::Read.mask() != 0 {
-            self.read.wake_all(wakers);
-        }
-        if ready & Direction::Write.mask() != 0 {
-            self.write.wake_all(wakers);
-        }
-    }
-
-    fn waiters(&self, dir: Direction) -> &Waiters {
-        match dir {
-            Direction::Read => &self.read,
-            Direction::Write => &self.write,
-        }
-    }
-}
+use super::context;
+use crate::coop;
+use crate::driver::io::{Direction, Interest, Mode, ScheduledIo};
 
 /// A descriptor registered with the running loop's reactor; deregisters on
 /// drop. Drop it before closing the descriptor.
 pub(crate) struct Registration {
-    state: Rc<IoState>,
+    state: Rc<ScheduledIo>,
     loop_id: u64,
     fd: RawFd,
 }
 
 impl Registration {
-    /// Registers `fd` (already non-blocking) for read and write readiness.
+    /// Registers `fd` (already non-blocking) for edge-triggered read and
+    /// write readiness on the running loop.
     #[track_caller]
     pub(crate) fn new(fd: RawFd) -> io::Result<Registration> {
+        Registration::with_mode(fd, Mode::Edge)
+    }
+
+    /// Registers `fd` in `mode` on the running loop.
+    #[track_caller]
+    pub(crate) fn with_mode(fd: RawFd, mode: Mode) -> io::Result<Registration> {
         context::expect_current("registering an I/O source", |core| {
-            let state = core.reactor.register(fd)?;
-            Ok(Registration {
-                state,
-                loop_id: core.id,
-                fd,
-            })
+            Registration::on(core, fd, mode)
         })
     }
 
+    /// Registers `fd` in `mode` on `core` (running or not).
+    pub(crate) fn on(core: &super::core::Core, fd: RawFd, mode: Mode) -> io::Result<Registration> {
+        let state = core.reactor().register(fd, mode)?;
+        Ok(Registration {
+            state,
+            loop_id: core.id,
+            fd,
+        })
+    }
+
+    /// Changes a level-triggered registration's interest.
+    pub(crate) fn set_interest(&self, interest: Interest) -> io::Result<()> {
+        context::with_loop(self.loop_id, |core| {
+            core.reactor()
+                .reregister(self.fd, &self.state, Mode::Level(interest))
+        })
+        .unwrap_or_else(|| {
+            Err(io::Error::other(
+                "changing a watch's interest needs its loop running on this thread",
+            ))
+        })
+    }
+
+    /// Ready when the descriptor may be ready for `dir`; otherwise parks
+    /// the task in the direction's single slot.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<()> {
+        self.poll_ready_as(cx, dir, None)
+    }
+
     /// Ready when the descriptor may be ready for `dir`; otherwise parks the
-    /// task until the reactor says so: in the direction's single slot, or
-    /// in the waiter list under `*key` (taking a place there on the first
-    /// wait) when `key` is given.
+    /// task until the reactor says so (see [`ScheduledIo::poll_ready`]).
     fn poll_ready_as(
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
         key: Option<&mut Option<usize>>,
     ) -> Poll<()> {
-        if self.state.readiness.get() & dir.mask() != 0 {
+        if self.state.is_ready(dir) {
             return Poll::Ready(());
         }
         self.check_loop();
-        let waiters = self.state.waiters(dir);
-        match key {
-            None => {
-                let old = waiters.slot.take();
-                match old {
-                    Some(w) if w.will_wake(cx.waker()) => waiters.slot.set(Some(w)),
-                    _ => {
-                        waiters.slot.set(Some(cx.waker().clone()));
-                        drop(old);
-                    }
-                }
-            }
-            Some(key) => {
-                let mut list = waiters.list.borrow_mut();
-                match key.and_then(|k| list.get_mut(k)) {
-                    Some(Some(w)) if w.will_wake(cx.waker()) => {}
-                    Some(entry) => {
-                        let old = entry.replace(cx.waker().clone());
-                        drop(list);
-                        drop(old);
-                    }
-                    None => *key = Some(list.insert(Some(cx.waker().clone()))),
-                }
-            }
-        }
-        Poll::Pending
+        self.state.poll_ready(cx, dir, key)
     }
 
     /// A task about to park must be on the loop that will wake it: parking
@@ -189,11 +100,7 @@ impl Registration {
 
     /// The last operation hit `WouldBlock`: wait for the next edge.
     pub(crate) fn clear_ready(&self, dir: Direction) {
-        let bit = match dir {
-            Direction::Read => READABLE,
-            Direction::Write => WRITABLE,
-        };
-        self.state.readiness.set(self.state.readiness.get() & !bit);
+        self.state.clear_ready(dir);
     }
 
     /// Runs the non-blocking `op` until it does not hit `WouldBlock`,
@@ -272,7 +179,7 @@ impl Drop for Registration {
         // Outside its loop (the loop is gone), the epoll instance is gone
         // too, and with it the registration.
         let removed = context::with_loop(self.loop_id, |core| {
-            core.reactor.deregister(self.fd, &self.state)
+            core.reactor().deregister(self.fd, &self.state)
         });
         drop(removed);
     }
@@ -288,7 +195,7 @@ pub(crate) struct Waiter<'a> {
 }
 
 impl Waiter<'_> {
-    /// [`Registration::poll_ready`] for this waiter.
+    /// Ready when the descriptor may be ready; otherwise parks in the list.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.registration
             .poll_ready_as(cx, self.dir, Some(&mut self.key))
@@ -319,9 +226,7 @@ impl Waiter<'_> {
 impl Drop for Waiter<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            let waiters = self.registration.state.waiters(self.dir);
-            let removed = waiters.list.borrow_mut().try_remove(key);
-            drop(removed); // outside the borrow
+            self.registration.state.remove_waiter(self.dir, key);
         }
     }
 }

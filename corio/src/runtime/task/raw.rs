@@ -23,26 +23,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use crate::runtime::context;
-use crate::task::coop;
-use crate::task::TaskError;
-
-/// In the ready queue (holding one reference).
-pub(crate) const SCHEDULED: u8 = 1;
-/// Being polled right now.
-pub(crate) const RUNNING: u8 = 2;
-/// The future finished or was dropped; the stage holds the output or nothing.
-pub(crate) const COMPLETE: u8 = 4;
-/// `cancel()` was called: drop the future at the next scheduling point.
-pub(crate) const CANCEL_REQUESTED: u8 = 8;
-/// The `Task` handle was dropped: nobody will read the output.
-pub(crate) const DETACHED: u8 = 16;
-/// Woken while running: go back to the ready queue after this poll.
-pub(crate) const NOTIFIED: u8 = 32;
-/// Completed by cancellation.
-pub(crate) const CANCELLED: u8 = 64;
-/// Completed by a panic.
-pub(crate) const PANICKED: u8 = 128;
+use super::schedule;
+use super::state::{Completion, Idle, Start, State};
+use super::TaskError;
+use crate::coop;
 
 /// What became of one poll, for the loop to act on.
 pub(crate) enum PollOutcome {
@@ -68,7 +52,7 @@ pub(crate) struct VTable {
 /// The part of a task that does not depend on its future's type.
 pub(crate) struct Header {
     refs: AtomicUsize,
-    pub(crate) state: Cell<u8>,
+    pub(crate) state: State,
     vtable: &'static VTable,
     /// The loop this task belongs to (to tell a local wake from a foreign
     /// one, and to find the loop for a foreign wake).
@@ -115,7 +99,7 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskR
     let cell = Box::new(TaskCell {
         header: Header {
             refs: AtomicUsize::new(3),
-            state: Cell::new(0),
+            state: State::new_scheduled(),
             vtable: vtable::<F>(),
             loop_id: meta.loop_id,
             id: meta.id,
@@ -142,9 +126,12 @@ fn vtable<F: Future + 'static>() -> &'static VTable {
 
 impl TaskRef {
     /// Takes one new reference to the task at `ptr`.
-    pub(crate) fn new_ref(ptr: NonNull<Header>) -> TaskRef {
-        // SAFETY: the caller holds a live reference (or is the allocator), so
-        // the header is alive while we add one more.
+    ///
+    /// # Safety
+    /// `ptr` must point to a live task: the caller holds a reference to it
+    /// (which keeps it alive while one more is added).
+    pub(crate) unsafe fn new_ref(ptr: NonNull<Header>) -> TaskRef {
+        // SAFETY: live, by the caller's contract.
         let header = unsafe { ptr.as_ref() };
         increment(header);
         TaskRef { ptr }
@@ -172,11 +159,15 @@ impl TaskRef {
         unsafe { (self.header().vtable.drop_future)(self.ptr) }
     }
 
-    /// Moves the output out. Loop thread only; the task must be complete.
-    pub(crate) fn take_output<T>(&self) -> Option<Result<T, TaskError>> {
+    /// Moves the output out. Loop thread only.
+    ///
+    /// # Safety
+    /// `T` must be the output type of the task's future (`Task<T>` is only
+    /// made for such tasks): the vtable writes an
+    /// `Option<Result<F::Output, TaskError>>` through the pointer.
+    pub(crate) unsafe fn take_output<T>(&self) -> Option<Result<T, TaskError>> {
         let mut out: Option<Result<T, TaskError>> = None;
-        // SAFETY: `Task<T>` only exists for tasks whose output type is `T`,
-        // and `take_output::<F>` writes an `Option<Result<F::Output, _>>`.
+        // SAFETY: `T` is `F::Output`, by the caller's contract.
         unsafe { (self.header().vtable.take_output)(self.ptr, &mut out as *mut _ as *mut ()) };
         out
     }
@@ -249,26 +240,6 @@ fn increment(header: &Header) {
     }
 }
 
-/// Schedules the task; `task` is the reference the ready queue will own.
-/// Works from any thread.
-pub(crate) fn schedule(task: TaskRef) {
-    let loop_id = task.header().loop_id;
-    let mut slot = Some(task);
-    if context::with_loop(loop_id, |core| {
-        core.schedule_local(slot.take().expect("task"))
-    })
-    .is_some()
-    {
-        return;
-    }
-    let task = slot.expect("the loop was not current, so the task is still here");
-    // A wake from another thread (or while the loop is not running): find
-    // the loop by id. If it is gone, the task's future is gone too.
-    if let Some(shared) = crate::runtime::shared::lookup(loop_id) {
-        shared.inject_wake(ForeignTask(task));
-    }
-}
-
 /// A task reference crossing threads on its way to its loop's queue.
 pub(crate) struct ForeignTask(pub(crate) TaskRef);
 
@@ -292,7 +263,7 @@ unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
 
 unsafe fn waker_wake(ptr: *const ()) {
     // SAFETY: the waker owned this reference; we pass it on.
-    schedule(unsafe { TaskRef::from_raw(ptr) });
+    schedule::schedule(unsafe { TaskRef::from_raw(ptr) });
 }
 
 unsafe fn waker_wake_by_ref(ptr: *const ()) {
@@ -302,17 +273,10 @@ unsafe fn waker_wake_by_ref(ptr: *const ()) {
     // sets a flag, with no reference counting.
     // SAFETY: as above, the header is live.
     let header = unsafe { ptr.as_ref() };
-    let handled = context::with_loop(header.loop_id, |_| {
-        let state = header.state.get();
-        if state & RUNNING != 0 {
-            header.state.set(state | NOTIFIED);
-            true
-        } else {
-            false
-        }
-    });
+    let handled = schedule::on_own_loop(header.loop_id, || header.state.notify_if_running());
     if handled != Some(true) {
-        schedule(TaskRef::new_ref(ptr));
+        // SAFETY: live, as above.
+        schedule::schedule(unsafe { TaskRef::new_ref(ptr) });
     }
 }
 
@@ -342,20 +306,18 @@ unsafe fn poll<F: Future + 'static>(ptr: NonNull<Header>) -> PollOutcome {
     // SAFETY: the caller holds a reference; loop thread.
     let cell = unsafe { cell::<F>(ptr) };
     let header = &cell.header;
-    let state = header.state.get();
-    header.state.set((state & !SCHEDULED) | RUNNING);
-    if state & COMPLETE != 0 {
-        header.state.set(state & !(SCHEDULED | RUNNING));
+    let start = header.state.to_running();
+    if start == Start::AlreadyComplete {
         return PollOutcome::Parked;
     }
     // SAFETY: loop thread, and no other borrow of the stage is live: the
-    // `Task` handle touches the stage only once COMPLETE is set.
+    // `Task` handle touches the stage only once the task is complete.
     let stage = unsafe { &mut **cell.stage.get() };
-    let result = if state & CANCEL_REQUESTED != 0 {
+    let result = if start == Start::Cancel {
         Some(Err(take_and_drop_future(stage)))
     } else {
         let Stage::Running(future) = stage else {
-            unreachable!("a task without COMPLETE holds its future")
+            unreachable!("a task not complete holds its future")
         };
         // SAFETY: the future lives in a heap cell that never moves until it
         // is dropped in place (take_and_drop_future) or freed.
@@ -370,16 +332,10 @@ unsafe fn poll<F: Future + 'static>(ptr: NonNull<Header>) -> PollOutcome {
         }
     };
     match result {
-        None => {
-            let state = header.state.get() & !RUNNING;
-            if state & NOTIFIED != 0 {
-                header.state.set((state & !NOTIFIED) | SCHEDULED);
-                PollOutcome::Requeue
-            } else {
-                header.state.set(state);
-                PollOutcome::Parked
-            }
-        }
+        None => match header.state.to_idle() {
+            Idle::Requeue => PollOutcome::Requeue,
+            Idle::Park => PollOutcome::Parked,
+        },
         Some(result) => {
             // The future is done: drop it before storing the output.
             if let Stage::Running(_) = stage {
@@ -409,14 +365,12 @@ fn complete<F: Future>(
     stage: &mut Stage<F>,
     result: Result<F::Output, TaskError>,
 ) {
-    let mut state = (header.state.get() & !(RUNNING | NOTIFIED | SCHEDULED)) | COMPLETE;
-    match result {
-        Err(TaskError::Cancelled) => state |= CANCELLED,
-        Err(TaskError::Panicked(_)) => state |= PANICKED,
-        Ok(_) => {}
-    }
-    header.state.set(state);
-    if state & DETACHED != 0 {
+    let how = match result {
+        Ok(_) => Completion::Finished,
+        Err(TaskError::Cancelled) => Completion::Cancelled,
+        Err(TaskError::Panicked(_)) => Completion::Panicked,
+    };
+    if header.state.to_complete(how) {
         if let Err(TaskError::Panicked(payload)) = &result {
             report_panic(header, "and nobody awaited it", &**payload);
         }
@@ -438,11 +392,11 @@ fn drop_quietly<V>(header: &Header, value: V) {
 
 /// asyncio's "Task exception was never retrieved", on stderr.
 pub(crate) fn report_panic(header: &Header, when: &str, payload: &(dyn Any + Send)) {
-    context::report(crate::runtime::LoopError::new(format!(
+    schedule::report(format!(
         "task {} panicked {when}: {}",
         describe(header),
-        crate::task::panic_message(payload)
-    )));
+        super::panic_message(payload)
+    ));
 }
 
 impl Header {
@@ -474,7 +428,7 @@ unsafe fn drop_future<F: Future + 'static>(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference; loop thread.
     let cell = unsafe { cell::<F>(ptr) };
     let header = &cell.header;
-    if header.state.get() & (COMPLETE | RUNNING) != 0 {
+    if !header.state.can_drop_future() {
         return;
     }
     // SAFETY: loop thread; not running, so no borrow of the stage is live.
@@ -486,7 +440,7 @@ unsafe fn drop_future<F: Future + 'static>(ptr: NonNull<Header>) {
 unsafe fn take_output<F: Future + 'static>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: the caller holds a reference; loop thread.
     let cell = unsafe { cell::<F>(ptr) };
-    debug_assert!(cell.header.state.get() & COMPLETE != 0);
+    debug_assert!(cell.header.state.is_complete());
     // SAFETY: complete, so the loop no longer touches the stage.
     let stage = unsafe { &mut **cell.stage.get() };
     if let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) {
@@ -500,7 +454,7 @@ unsafe fn drop_output<F: Future + 'static>(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference; loop thread.
     let cell = unsafe { cell::<F>(ptr) };
     let header = &cell.header;
-    if header.state.get() & COMPLETE == 0 {
+    if !header.state.is_complete() {
         return;
     }
     // SAFETY: complete, so the loop no longer touches the stage.

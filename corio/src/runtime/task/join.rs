@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::raw::{
-    self, TaskRef, CANCELLED, CANCEL_REQUESTED, COMPLETE, DETACHED, NOTIFIED, RUNNING, SCHEDULED,
-};
-use super::{coop, TaskError};
+use super::raw::TaskRef;
+use super::state::Cancel;
+use super::{schedule, TaskError};
+use crate::coop;
 
 /// A spawned task (asyncio's `Task`). Awaiting it gives the task's output,
 /// or a [`TaskError`] saying it was cancelled or panicked.
@@ -51,12 +51,12 @@ impl<T> Task<T> {
 
     /// Whether the task finished (with a value, a panic, or cancelled).
     pub fn is_done(&self) -> bool {
-        self.raw.header().state.get() & COMPLETE != 0
+        self.raw.header().state.is_complete()
     }
 
     /// Whether the task finished by being cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.raw.header().state.get() & CANCELLED != 0
+        self.raw.header().state.is_cancelled()
     }
 
     /// The task's id, unique within its loop.
@@ -90,11 +90,24 @@ impl<T> Task<T> {
 
     /// Whether the task finished by panicking (output not yet taken).
     pub(crate) fn is_panicked(&self) -> bool {
-        self.is_done() && !self.is_cancelled() && self.raw.header().state.get() & raw::PANICKED != 0
+        self.raw.header().state.is_panicked()
     }
 
-    pub(crate) fn raw(&self) -> &TaskRef {
-        &self.raw
+    /// A handle that can cancel the task later without owning its output
+    /// (a `TaskGroup` keeps one per child).
+    pub(crate) fn canceller(&self) -> Canceller {
+        // SAFETY: `self.raw` is a live reference we hold.
+        Canceller(unsafe { TaskRef::new_ref(self.raw.as_ptr()) })
+    }
+}
+
+/// Cancels a task it does not own the output of (see [`Task::canceller`]).
+pub(crate) struct Canceller(TaskRef);
+
+impl Canceller {
+    /// As [`Task::cancel`].
+    pub(crate) fn cancel(&self) -> bool {
+        cancel_raw(&self.0)
     }
 }
 
@@ -102,8 +115,7 @@ impl<T> Task<T> {
 /// running (then as [`Task::cancel`]). For resources that must be released
 /// synchronously, like a server's listening socket on `close()`.
 pub(crate) fn cancel_now<T>(task: &Task<T>) {
-    let state = task.raw.header().state.get();
-    if state & (COMPLETE | RUNNING) != 0 {
+    if !task.raw.header().state.can_drop_future() {
         task.cancel();
         return;
     }
@@ -117,18 +129,15 @@ pub(crate) fn cancel_now<T>(task: &Task<T>) {
 
 /// Requests cancellation of the task behind `task` (see [`Task::cancel`]).
 pub(crate) fn cancel_raw(task: &TaskRef) -> bool {
-    let header = task.header();
-    let state = header.state.get();
-    if state & COMPLETE != 0 {
-        return false;
+    match task.header().state.request_cancel() {
+        Cancel::Done => false,
+        Cancel::Marked => true,
+        Cancel::Schedule => {
+            // SAFETY: `task` is a live reference we hold.
+            schedule::schedule(unsafe { TaskRef::new_ref(task.as_ptr()) });
+            true
+        }
     }
-    header.state.set(state | CANCEL_REQUESTED);
-    if state & RUNNING != 0 {
-        header.state.set(state | CANCEL_REQUESTED | NOTIFIED);
-    } else if state & SCHEDULED == 0 {
-        raw::schedule(TaskRef::new_ref(task.as_ptr()));
-    }
-    true
 }
 
 // The handle holds no `T` itself; the output lives in the task's cell.
@@ -143,7 +152,8 @@ impl<T> Future for Task<T> {
             return Poll::Pending;
         }
         std::task::ready!(coop::poll_proceed(cx));
-        match self.raw.take_output::<T>() {
+        // SAFETY: a `Task<T>` is made only for a task whose output is `T`.
+        match unsafe { self.raw.take_output::<T>() } {
             Some(result) => Poll::Ready(result),
             None => panic!("a corio Task was polled again after it returned its output"),
         }
@@ -152,8 +162,7 @@ impl<T> Future for Task<T> {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        let header = self.raw.header();
-        header.state.set(header.state.get() | DETACHED);
+        self.raw.header().state.set_detached();
         self.raw.drop_output();
     }
 }

@@ -1,0 +1,234 @@
+//! The I/O driver: descriptors registered with a readiness [`Backend`]
+//! (epoll today), each with a [`ScheduledIo`] holding its readiness and
+//! waiters.
+//!
+//! The loop calls [`Reactor::poll`] once per iteration (or once every
+//! `event_interval` runnables while work is ready); readiness is stored on
+//! the registration and its waiters woken.
+//!
+//! Two modes: corio's own sources are edge-triggered (readiness is cached
+//! until an operation hits `WouldBlock`); foreign descriptors watched the
+//! way asyncio's `add_reader`/`add_writer` do are level-triggered (reported
+//! at every poll while the condition lasts). A registration's token carries
+//! a generation, so an event still queued for a descriptor deregistered in
+//! the same poll is not taken for a new one under the same key.
+
+mod epoll;
+pub(crate) mod scheduled_io;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+
+use slab::Slab;
+
+pub(crate) use epoll::EpollBackend;
+pub(crate) use scheduled_io::{Direction, ScheduledIo};
+
+/// Which readiness a level-triggered registration asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Interest(u8);
+
+impl Interest {
+    /// Nothing: the descriptor stays registered but reports nothing.
+    pub const NONE: Interest = Interest(0);
+    /// Readable (and read-closed, error).
+    pub const READABLE: Interest = Interest(1);
+    /// Writable (and write-closed, error).
+    pub const WRITABLE: Interest = Interest(2);
+    /// Both directions.
+    pub const BOTH: Interest = Interest(3);
+
+    /// Whether reads are of interest.
+    pub fn is_readable(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// Whether writes are of interest.
+    pub fn is_writable(self) -> bool {
+        self.0 & 2 != 0
+    }
+
+    /// Whether neither direction is.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// This interest with `other`'s added.
+    pub fn with(self, other: Interest) -> Interest {
+        Interest(self.0 | other.0)
+    }
+
+    /// This interest with `other`'s removed.
+    pub fn without(self, other: Interest) -> Interest {
+        Interest(self.0 & !other.0)
+    }
+}
+
+/// How a descriptor is registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Edge-triggered, both directions (corio's own sources).
+    Edge,
+    /// Level-triggered, for the given directions (foreign descriptors).
+    Level(Interest),
+}
+
+/// What one wait on the backend saw besides descriptor events.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Polled {
+    /// The cross-thread wake-up fired.
+    pub(crate) notified: bool,
+    /// A signal interrupted the wait (`EINTR`): whoever installed a
+    /// handler may want to run it now.
+    pub(crate) interrupted: bool,
+}
+
+/// Wakes a backend blocked in [`Backend::poll`], from any thread.
+pub(crate) trait Notify: Send + Sync {
+    fn notify(&self) -> io::Result<()>;
+}
+
+/// A readiness backend: what the reactor needs of epoll, and what another
+/// backend (io_uring with multishot poll, or `poll(2)`) implements to take
+/// its place without the rest of the runtime changing.
+///
+/// Events are reported by token; the reactor maps tokens to registrations.
+/// Readiness bits are those of [`scheduled_io`] (`READABLE`, `WRITABLE`,
+/// `READ_CLOSED`, `WRITE_CLOSED`, `ERROR`).
+pub(crate) trait Backend {
+    /// Starts reporting `fd`'s readiness under `token`.
+    fn register(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()>;
+    /// Changes what `fd` (registered under `token`) reports.
+    fn reregister(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()>;
+    /// Stops reporting `fd` (an error when it is already closed is fine).
+    fn deregister(&self, fd: RawFd) -> io::Result<()>;
+    /// Waits up to `timeout` (`None`: until something happens) and calls
+    /// `on_event(token, readiness)` for each event.
+    fn poll(
+        &self,
+        timeout: Option<Duration>,
+        on_event: &mut dyn FnMut(u64, u8),
+    ) -> io::Result<Polled>;
+    /// The handle other threads use to wake [`poll`](Backend::poll).
+    fn notifier(&self) -> Arc<dyn Notify>;
+}
+
+/// A registration's token: its slab key, and its generation above bit 32.
+fn token(key: usize, generation: u32) -> u64 {
+    (key as u64 & 0xffff_ffff) | (u64::from(generation) << 32)
+}
+
+/// Every registered descriptor of one loop, over one backend.
+pub(crate) struct Reactor {
+    backend: Box<dyn Backend>,
+    sources: RefCell<Slab<Rc<ScheduledIo>>>,
+    /// Counts registrations, so a reused slab key gets a new token.
+    generation: Cell<u32>,
+    /// Level-triggered registrations by descriptor: a foreign descriptor
+    /// may be closed and its number reused without us being told.
+    level_fds: RefCell<HashMap<RawFd, usize>>,
+}
+
+impl Reactor {
+    /// A reactor over `backend`.
+    pub(crate) fn new(backend: Box<dyn Backend>) -> Reactor {
+        Reactor {
+            backend,
+            sources: RefCell::new(Slab::new()),
+            generation: Cell::new(0),
+            level_fds: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// A reactor over epoll.
+    pub(crate) fn epoll() -> io::Result<Reactor> {
+        Ok(Reactor::new(Box::new(EpollBackend::new()?)))
+    }
+
+    /// The handle other threads use to wake a blocked poll.
+    pub(crate) fn notifier(&self) -> Arc<dyn Notify> {
+        self.backend.notifier()
+    }
+
+    /// Waits up to `timeout` (forever for `None`) for readiness, stores it
+    /// on the registrations and collects the wakers to wake into `wakers`.
+    pub(crate) fn poll(
+        &self,
+        timeout: Option<Duration>,
+        wakers: &mut Vec<Waker>,
+    ) -> io::Result<Polled> {
+        let sources = self.sources.borrow();
+        self.backend.poll(timeout, &mut |token, ready| {
+            let key = (token & 0xffff_ffff) as usize;
+            if let Some(io) = sources.get(key) {
+                // An event for a descriptor deregistered since is dropped.
+                if u64::from(io.generation) == token >> 32 {
+                    io.set_ready(ready, wakers);
+                }
+            }
+        })
+    }
+
+    /// Registers `fd` (already non-blocking for edge mode).
+    pub(crate) fn register(&self, fd: RawFd, mode: Mode) -> io::Result<Rc<ScheduledIo>> {
+        let mut sources = self.sources.borrow_mut();
+        let entry = sources.vacant_entry();
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let level = matches!(mode, Mode::Level(_));
+        let io = Rc::new(ScheduledIo::new(entry.key(), generation, level));
+        let tok = token(entry.key(), generation);
+        if level {
+            let mut level_fds = self.level_fds.borrow_mut();
+            if level_fds.contains_key(&fd) {
+                // The descriptor number was closed and reused behind an
+                // older registration's back: this registration takes it.
+                self.backend.reregister(fd, tok, mode)?;
+            } else {
+                self.backend.register(fd, tok, mode)?;
+            }
+            level_fds.insert(fd, entry.key());
+        } else {
+            self.backend.register(fd, tok, mode)?;
+        }
+        entry.insert(io.clone());
+        Ok(io)
+    }
+
+    /// Changes a level-triggered registration's interest.
+    pub(crate) fn reregister(&self, fd: RawFd, io: &ScheduledIo, mode: Mode) -> io::Result<()> {
+        if !self.owns(fd, io) {
+            return Ok(()); // the descriptor belongs to a newer registration
+        }
+        self.backend
+            .reregister(fd, token(io.key, io.generation), mode)
+    }
+
+    /// Whether `io` is (still) the registration of `fd`.
+    fn owns(&self, fd: RawFd, io: &ScheduledIo) -> bool {
+        match self.level_fds.borrow().get(&fd) {
+            Some(&key) => key == io.key,
+            None => true, // edge-triggered: the owner closes fd after us
+        }
+    }
+
+    /// Removes a registration; returns it so the caller drops its wakers
+    /// outside the borrow.
+    pub(crate) fn deregister(&self, fd: RawFd, io: &ScheduledIo) -> Option<Rc<ScheduledIo>> {
+        if self.owns(fd, io) {
+            // The fd may already be closed, which removed it from epoll.
+            let _ = self.backend.deregister(fd);
+            let mut level_fds = self.level_fds.borrow_mut();
+            if level_fds.get(&fd) == Some(&io.key) {
+                level_fds.remove(&fd);
+            }
+        }
+        self.sources.borrow_mut().try_remove(io.key)
+    }
+}

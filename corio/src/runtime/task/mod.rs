@@ -1,0 +1,17 @@
+//! The task cell and its handle: one allocation per task holding its
+//! header and future ([`raw`]), the state machine every transition goes
+//! through ([`state`]), the one door to the scheduler ([`schedule`]), and
+//! the [`Task`] handle that awaits the output.
+
+mod catch_unwind;
+mod error;
+mod join;
+pub(crate) mod oneshot;
+pub(crate) mod raw;
+pub(crate) mod schedule;
+pub(crate) mod state;
+
+pub(crate) use catch_unwind::CatchUnwind;
+pub use error::{panic_message, TaskError};
+pub use join::Task;
+pub(crate) use join::{cancel_now, Canceller};
