@@ -1,19 +1,35 @@
 //! A spawned task costs exactly one allocation (counted with a global allocator).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::cell::Cell;
 
 struct Counting;
 
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Per thread, so tests running in parallel do not count each other's
+    // allocations (const, without destructors: safe to touch in alloc).
+    static COUNTING_HERE: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATED_HERE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts this thread's allocations while `on`.
+fn counting(on: bool) {
+    COUNTING_HERE.with(|c| c.set(on));
+}
+
+/// This thread's allocations counted so far.
+fn allocations() -> usize {
+    ALLOCATED_HERE.with(Cell::get)
+}
 
 // SAFETY: forwards to the system allocator, only counting calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
+        let _ = COUNTING_HERE.try_with(|on| {
+            if on.get() {
+                ALLOCATED_HERE.with(|n| n.set(n.get() + 1));
+            }
+        });
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
@@ -35,18 +51,48 @@ fn spawn_costs_one_allocation() {
             t.await.unwrap();
         }
         let mut tasks = Vec::with_capacity(100);
-        COUNTING.store(true, Ordering::Relaxed);
+        counting(true);
         for i in 0..100u64 {
             tasks.push(corio::spawn(async move { i }));
         }
-        COUNTING.store(false, Ordering::Relaxed);
-        assert_eq!(
-            ALLOCATIONS.load(Ordering::Relaxed),
-            100,
-            "one allocation per task"
-        );
+        counting(false);
+        assert_eq!(allocations(), 100, "one allocation per task");
         for (i, t) in tasks.into_iter().enumerate() {
             assert_eq!(t.await.unwrap(), i as u64);
         }
     });
+}
+
+#[test]
+fn a_raw_runnable_costs_corio_no_allocation() {
+    use std::rc::Rc;
+
+    use corio::runtime::{RawRunnable, RcRunnable};
+
+    /// A foreign callback object, reference counted by its owner (as a
+    /// Python handle is): the queue entry is the object itself.
+    struct Handle(Cell<u32>);
+    impl RcRunnable for Handle {
+        fn run(&self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    let rt = corio::Runtime::new().unwrap();
+    let handle = Rc::new(Handle(Cell::new(0)));
+    // Warm up the ready queue.
+    for _ in 0..1000 {
+        rt.call_soon_raw(RawRunnable::from_rc(handle.clone()));
+    }
+    rt.run_once();
+    assert_eq!(handle.0.get(), 1000);
+    counting(true);
+    for _ in 0..1000 {
+        rt.call_soon_raw(RawRunnable::from_rc(handle.clone()));
+    }
+    rt.run_once();
+    counting(false);
+    assert_eq!(allocations(), 0, "no allocation per callback");
+    assert_eq!(handle.0.get(), 2000);
+    assert_eq!(Rc::strong_count(&handle), 1, "every reference released");
 }

@@ -79,10 +79,6 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(id: u64, config: CoreConfig) -> std::io::Result<Core> {
-        Core::with_reactor(id, config, Reactor::epoll()?)
-    }
-
     /// A loop over a given reactor (another backend than epoll).
     pub(crate) fn with_reactor(
         id: u64,

@@ -200,6 +200,11 @@ impl Builder {
     /// Builds the runtime. Fails only if the OS refuses an epoll instance or
     /// an eventfd (for example at the file descriptor limit).
     pub fn build(self) -> io::Result<Runtime> {
+        self.build_on(crate::driver::io::Reactor::epoll()?)
+    }
+
+    /// Builds the runtime over a given reactor (another backend).
+    pub(crate) fn build_on(self, reactor: crate::driver::io::Reactor) -> io::Result<Runtime> {
         let debug = self.debug.then(|| debug::DebugConfig {
             slow_callback_duration: self.slow_callback_duration,
             on_slow_callback: self
@@ -217,7 +222,7 @@ impl Builder {
         };
         let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Runtime {
-            core: Rc::new(Core::new(id, config)?),
+            core: Rc::new(Core::with_reactor(id, config, reactor)?),
         })
     }
 }
@@ -492,3 +497,52 @@ pub fn now() -> Instant {
 /// Names a timer made with [`Runtime::call_at_raw`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerId(timer::TimerKey);
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::driver::io::poll_backend::PollBackend;
+    use crate::driver::io::Reactor;
+
+    /// The runtime on a `poll(2)` backend instead of epoll, with nothing
+    /// else changed: TCP echo, timers, a wake from another thread.
+    #[test]
+    fn the_runtime_runs_on_another_backend() {
+        let reactor = Reactor::new(Box::new(PollBackend::new().unwrap()));
+        let rt = super::Builder::new().build_on(reactor).unwrap();
+        let handle = rt.handle();
+        rt.block_on(async move {
+            let listener = crate::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = crate::spawn(async move {
+                let (s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 5];
+                let mut got = 0;
+                while got < 5 {
+                    got += s.read(&mut buf[got..]).await.unwrap();
+                }
+                s.write_all(&buf).await.unwrap();
+            });
+            let client = crate::net::TcpStream::connect(addr).await.unwrap();
+            client.write_all(b"hello").await.unwrap();
+            let mut buf = [0u8; 5];
+            let mut got = 0;
+            while got < 5 {
+                got += client.read(&mut buf[got..]).await.unwrap();
+            }
+            assert_eq!(&buf, b"hello");
+            server.await.unwrap();
+            crate::sleep(Duration::from_millis(5)).await;
+            let remote = handle.spawn(async { 42 }).unwrap();
+            let from_thread = std::thread::spawn(move || remote.join().unwrap());
+            crate::sleep(Duration::from_millis(20)).await;
+            assert_eq!(
+                crate::to_thread(move || from_thread.join().unwrap())
+                    .await
+                    .unwrap(),
+                42
+            );
+        });
+    }
+}

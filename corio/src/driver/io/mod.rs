@@ -14,6 +14,8 @@
 //! the same poll is not taken for a new one under the same key.
 
 mod epoll;
+#[cfg(test)]
+pub(crate) mod poll_backend;
 pub(crate) mod scheduled_io;
 
 use std::cell::{Cell, RefCell};

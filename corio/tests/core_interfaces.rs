@@ -1,0 +1,272 @@
+//! The interfaces the core offers to the Python front and other embedders:
+//! an explicit loop usable before it runs, exact-deadline timers expired
+//! every iteration, wait hooks (with EINTR reported), level-triggered
+//! watches that cope with descriptor reuse.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corio::io::{Interest, Watch};
+use corio::runtime::WaitHooks;
+use corio::Runtime;
+
+#[test]
+fn callbacks_scheduled_before_the_loop_runs_run_in_order() {
+    let rt = Runtime::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    rt.call_soon(move || l.borrow_mut().push("soon 1"));
+    let l = log.clone();
+    let cancelled = rt.call_soon(move || l.borrow_mut().push("cancelled"));
+    cancelled.cancel();
+    let l = log.clone();
+    rt.call_soon(move || l.borrow_mut().push("soon 2"));
+    let l = log.clone();
+    rt.call_later(Duration::from_millis(20), move || {
+        l.borrow_mut().push("later");
+        corio::stop();
+    });
+    let l = log.clone();
+    rt.call_at(rt.now() + Duration::from_millis(10), move || {
+        l.borrow_mut().push("at")
+    });
+    rt.run_forever();
+    assert_eq!(*log.borrow(), ["soon 1", "soon 2", "at", "later"]);
+    // And again between runs: a spawned task and a callback.
+    let l = log.clone();
+    rt.call_soon(move || l.borrow_mut().push("second run"));
+    let task = rt.spawn(async { 7 });
+    assert_eq!(rt.block_on(task).unwrap(), 7);
+    assert_eq!(log.borrow().last(), Some(&"second run"));
+}
+
+#[test]
+fn stop_before_run_forever_lets_one_iteration_run_as_asyncio_does() {
+    let rt = Runtime::new().unwrap();
+    let ran = Rc::new(RefCell::new(0));
+    let r = ran.clone();
+    rt.call_soon(move || *r.borrow_mut() += 1);
+    // A callback scheduled by the first iteration runs in the second.
+    let r = ran.clone();
+    rt.call_soon(move || {
+        let r = r.clone();
+        corio::call_soon(move || *r.borrow_mut() += 100);
+    });
+    rt.stop();
+    let started = Instant::now();
+    rt.run_forever();
+    assert!(started.elapsed() < Duration::from_secs(5), "did not block");
+    assert_eq!(*ran.borrow(), 1, "exactly one iteration");
+}
+
+#[test]
+fn timers_due_together_fire_by_exact_deadline_fifo_on_ties() {
+    let rt = Runtime::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let base = rt.now() + Duration::from_millis(30);
+    for (label, us) in [(1, 700), (2, 200), (3, 700), (4, 0), (5, 450)] {
+        let l = log.clone();
+        rt.call_at(base + Duration::from_micros(us), move || {
+            l.borrow_mut().push(label)
+        });
+    }
+    rt.call_at(base + Duration::from_millis(5), corio::stop);
+    rt.run_forever();
+    assert_eq!(*log.borrow(), [4, 2, 5, 1, 3]);
+}
+
+#[test]
+fn due_timers_fire_while_work_stays_ready_and_the_io_poll_is_skipped() {
+    // A huge event interval: the count bound never forces an I/O poll.
+    let rt = Runtime::builder().event_interval(u32::MAX).build().unwrap();
+    rt.block_on(async {
+        let fired_at = Rc::new(RefCell::new(None));
+        let f = fired_at.clone();
+        let start = Instant::now();
+        corio::call_later(Duration::from_millis(5), move || {
+            *f.borrow_mut() = Some(start.elapsed())
+        });
+        // Busy for 300 ms, always ready (yielding).
+        while start.elapsed() < Duration::from_millis(300) {
+            corio::yield_now().await;
+        }
+        let fired = fired_at.borrow().expect("the timer never fired");
+        assert!(
+            fired < Duration::from_millis(250),
+            "fired only at {fired:?}"
+        );
+    });
+}
+
+#[test]
+fn io_is_noticed_while_work_stays_ready_with_timers_pending() {
+    let rt = Runtime::builder().event_interval(u32::MAX).build().unwrap();
+    rt.block_on(async {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let b = corio::io::Async::new(b).unwrap();
+        let got = Rc::new(RefCell::new(None));
+        let g = got.clone();
+        let start = Instant::now();
+        let reader = corio::spawn(async move {
+            let n = b
+                .read_with(|s| std::io::Read::read(&mut &*s, &mut [0u8; 8]))
+                .await
+                .unwrap();
+            *g.borrow_mut() = Some((n, start.elapsed()));
+        });
+        let _pending_timer = corio::spawn(corio::sleep(Duration::from_secs(60)));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            (&a).write_all(b"x").unwrap();
+            a
+        });
+        while start.elapsed() < Duration::from_millis(400) {
+            corio::yield_now().await;
+        }
+        let (n, at) = got.borrow().expect("the read never completed");
+        assert_eq!(n, 1);
+        assert!(at < Duration::from_millis(350), "noticed only at {at:?}");
+        reader.await.unwrap();
+        drop(writer.join().unwrap());
+    });
+}
+
+#[derive(Default)]
+struct Recorder {
+    before: AtomicUsize,
+    after: AtomicUsize,
+    interrupted: AtomicBool,
+}
+
+impl WaitHooks for Recorder {
+    fn before_wait(&self, timeout: Option<Duration>) {
+        assert_ne!(timeout, Some(Duration::ZERO), "only waits that may block");
+        self.before.fetch_add(1, Ordering::SeqCst);
+    }
+    fn after_wait(&self, interrupted: bool) {
+        self.after.fetch_add(1, Ordering::SeqCst);
+        if interrupted {
+            self.interrupted.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+#[test]
+fn wait_hooks_run_around_blocking_waits_and_see_eintr() {
+    // SIGUSR2 with a handler and no SA_RESTART: epoll_wait returns EINTR.
+    // SAFETY: installs a handler that does nothing (async-signal-safe).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore_signal as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = 0;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let hooks = Arc::new(Recorder::default());
+    let rt = Runtime::builder()
+        .wait_hooks(hooks.clone())
+        .build()
+        .unwrap();
+    // SAFETY: pthread_self has no preconditions.
+    let loop_thread = unsafe { libc::pthread_self() };
+    let signaller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        // SAFETY: the loop thread is alive (it joins us afterwards).
+        unsafe { libc::pthread_kill(loop_thread, libc::SIGUSR2) };
+    });
+    rt.block_on(corio::sleep(Duration::from_millis(400)));
+    signaller.join().unwrap();
+    assert!(hooks.before.load(Ordering::SeqCst) >= 1);
+    assert_eq!(
+        hooks.before.load(Ordering::SeqCst),
+        hooks.after.load(Ordering::SeqCst),
+        "balanced"
+    );
+    assert!(hooks.interrupted.load(Ordering::SeqCst), "EINTR reported");
+}
+
+#[test]
+fn a_watch_is_level_triggered() {
+    corio::run(async {
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.set_nonblocking(true).unwrap();
+        let watch = Watch::new(b.as_raw_fd(), Interest::READABLE).unwrap();
+        a.write_all(b"x").unwrap();
+        // Unread data is reported at every iteration.
+        for _ in 0..3 {
+            corio::timeout(Duration::from_secs(5), watch.readable())
+                .await
+                .expect("level-triggered readiness repeats");
+        }
+        // Once read, it is not.
+        std::io::Read::read(&mut &b, &mut [0u8; 1]).unwrap();
+        corio::timeout(Duration::from_millis(50), watch.readable())
+            .await
+            .expect_err("nothing left to read");
+        // Interest can change: writable now.
+        watch
+            .set_interest(Interest::READABLE.with(Interest::WRITABLE))
+            .unwrap();
+        corio::timeout(Duration::from_secs(5), watch.writable())
+            .await
+            .expect("writable");
+        watch.set_interest(Interest::NONE).unwrap();
+        corio::timeout(Duration::from_millis(50), watch.writable())
+            .await
+            .expect_err("no interest, no report");
+    });
+}
+
+#[test]
+fn a_watch_copes_with_descriptor_reuse() {
+    corio::run(async {
+        let (a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = b1.as_raw_fd();
+        let old = Watch::new(fd, Interest::READABLE).unwrap();
+        // Closed behind the watch's back, and the number reused.
+        drop(b1);
+        drop(a1);
+        let mut pairs = Vec::new();
+        let (mut a2, b2) = loop {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            if b.as_raw_fd() == fd {
+                break (a, b);
+            }
+            if a.as_raw_fd() == fd {
+                break (b, a);
+            }
+            pairs.push((a, b));
+            assert!(pairs.len() < 64, "descriptor {fd} never came back");
+        };
+        let new = Watch::new(b2.as_raw_fd(), Interest::READABLE).unwrap();
+        // The stale watch goes away; the new one must keep its registration.
+        drop(old);
+        a2.write_all(b"y").unwrap();
+        corio::timeout(Duration::from_secs(5), new.readable())
+            .await
+            .expect("the new watch still reports");
+    });
+}
+
+#[test]
+fn a_watch_registered_before_the_loop_runs() {
+    let rt = Runtime::new().unwrap();
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let watch = Watch::on(&rt, b.as_raw_fd(), Interest::READABLE).unwrap();
+    a.write_all(b"z").unwrap();
+    rt.block_on(async {
+        corio::timeout(Duration::from_secs(5), watch.readable())
+            .await
+            .expect("readable");
+    });
+}
