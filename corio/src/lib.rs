@@ -42,10 +42,10 @@
 //! | `open_connection`, `start_server`, streams | [`stream`] |
 //! | sockets, `getaddrinfo` | [`net`] |
 //! | `to_thread`, `ThreadPoolExecutor` | [`to_thread`], [`executor::ThreadPool`] |
-//! | `ProcessPoolExecutor` | [`executor::ProcessPool`], [`executor::worker_main`] |
+//! | `ProcessPoolExecutor` | `executor::ProcessPool`, `executor::worker_main` (feature `process-pool`) |
 //! | subprocesses | [`process::Command`] |
-//! | `add_signal_handler` | [`signal`] |
-//! | aiofiles | [`fs`] |
+//! | `add_signal_handler` | `signal` (feature `signal`) |
+//! | aiofiles | `fs` (feature `fs`) |
 //! | `ssl=` on streams | `corio::tls` (feature `tls`) |
 //! | HTTP (as aiohttp users expect) | hyper 1.x through `corio::hyper` (feature `hyper`) |
 //!
@@ -62,12 +62,21 @@
 //!   names the task that blocked the loop.
 //! - **Outside a loop**, `spawn`, `sleep` and friends panic with a message
 //!   that says to use [`run`] or `#[corio::main]`.
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![deny(unsafe_op_in_unsafe_fn)]
+
+// corio drives epoll, pidfds, eventfds and prctl directly.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "corio runs on Linux only (it uses epoll, pidfd_open, eventfd and PR_SET_PDEATHSIG); \
+     build it on a Linux target"
+);
 
 mod coop;
 mod driver;
 pub mod executor;
+#[cfg(feature = "fs")]
 pub mod fs;
 #[cfg(feature = "hyper")]
 #[path = "hyper_rt/mod.rs"]
@@ -77,6 +86,7 @@ pub mod net;
 pub mod process;
 pub mod queue;
 pub mod runtime;
+#[cfg(feature = "signal")]
 pub mod signal;
 pub mod stream;
 pub mod sync;

@@ -5,13 +5,12 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::runtime::context;
 use crate::runtime::task::oneshot;
+use crate::runtime::InFlight;
 use crate::task::TaskError;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -162,13 +161,8 @@ impl ThreadPool {
         T: Send + 'static,
     {
         // Count the job as in flight for the loop (if any), until its result is queued.
-        let shared = context::with_current(|core| core.shared.clone());
-        let on_done: Option<Box<dyn FnOnce() + Send>> = shared.map(|shared| {
-            shared.in_flight.fetch_add(1, Ordering::AcqRel);
-            Box::new(move || {
-                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-            }) as Box<dyn FnOnce() + Send>
-        });
+        let on_done: Option<Box<dyn FnOnce() + Send>> = InFlight::begin()
+            .map(|in_flight| Box::new(move || drop(in_flight)) as Box<dyn FnOnce() + Send>);
         let (tx, rx) = oneshot::channel(on_done);
         let job: Job = Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(f)).map_err(TaskError::Panicked);

@@ -2,6 +2,7 @@
 
 /// `put_nowait` on a full or shut-down queue; gives the item back.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TryPutError<T> {
     /// The queue holds `maxsize` items (asyncio's `QueueFull`).
     Full(T),
@@ -40,6 +41,7 @@ impl<T> std::error::Error for TryPutError<T> {}
 
 /// `get_nowait` found nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TryGetError {
     /// The queue is empty (asyncio's `QueueEmpty`).
     Empty,

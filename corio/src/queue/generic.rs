@@ -378,3 +378,21 @@ impl<T, S: Store<T>> Drop for Join<'_, T, S> {
         }
     }
 }
+
+impl<T, S: Store<T>> std::fmt::Debug for Put<'_, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Put").finish_non_exhaustive()
+    }
+}
+
+impl<T, S: Store<T>> std::fmt::Debug for Get<'_, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Get").finish_non_exhaustive()
+    }
+}
+
+impl<T, S: Store<T>> std::fmt::Debug for Join<'_, T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Join").finish_non_exhaustive()
+    }
+}

@@ -8,15 +8,15 @@
 //! `event_interval` runnables (61 by default, as tokio) have run, so a
 //! `yield_now` costs no system call.
 
-pub(crate) mod callback;
-pub(crate) mod context;
+mod callback;
+mod context;
 pub(crate) mod core;
 mod debug;
 mod handle;
 pub(crate) mod registration;
 mod report;
 mod runnable;
-pub(crate) mod shared;
+mod shared;
 pub(crate) mod task;
 mod timer;
 mod wait_hooks;
@@ -478,6 +478,34 @@ pub(crate) fn spawn_on_current<F: Future + 'static>(
     context::expect_current(what, |core| {
         Task::from_ref(core.spawn(future, name, location))
     })
+}
+
+/// Work handed to another thread that will come back to the running loop:
+/// while one is alive, a paused clock does not jump ahead.
+pub(crate) struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    /// Counts one piece of work for the loop running here, if any.
+    pub(crate) fn begin() -> Option<InFlight> {
+        context::with_current(|core| InFlight(core.shared.begin_in_flight()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.end_in_flight();
+    }
+}
+
+/// Hands `message` to the running loop's exception handler (stderr when
+/// no loop runs here).
+pub(crate) fn report(message: String) {
+    context::report(LoopError::new(message));
+}
+
+/// Whether the running loop is in debug mode.
+pub(crate) fn debug_enabled() -> bool {
+    context::debug_enabled()
 }
 
 /// Whether a corio loop is running on this thread.

@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     stop_requested: AtomicBool,
     /// Operations running on other threads that will come back to the loop;
     /// while any are in flight the paused clock does not jump ahead.
-    pub(crate) in_flight: AtomicUsize,
+    in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -81,6 +81,16 @@ impl Shared {
     /// The loop saw the eventfd fire; later wakes must write again.
     pub(crate) fn clear_notified(&self) {
         self.notified.store(false, Ordering::Release);
+    }
+
+    /// One more operation in flight; returns the handle that ends it.
+    pub(crate) fn begin_in_flight(self: &Arc<Self>) -> Arc<Shared> {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.clone()
+    }
+
+    pub(crate) fn end_in_flight(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Whether work handed to other threads is still to come back.

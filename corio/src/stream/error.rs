@@ -5,6 +5,7 @@ use std::io;
 
 /// Why a `StreamReader` read gave no (complete) result.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StreamError {
     /// The socket failed.
     Io(io::Error),

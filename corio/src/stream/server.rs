@@ -282,9 +282,9 @@ async fn accept_loop<F, Fut>(
                         // the peer controls how often, so it is reported
                         // in debug mode only (as asyncio does).
                         Err(e) => {
-                            if crate::runtime::context::debug_enabled() {
-                                crate::runtime::context::report(crate::runtime::LoopError::new(
-                                    format!("server connection setup failed: {e}"),
+                            if crate::runtime::debug_enabled() {
+                                crate::runtime::report(format!(
+                                    "server connection setup failed: {e}"
                                 ));
                             }
                         }
@@ -296,9 +296,7 @@ async fn accept_loop<F, Fut>(
             Err(e) => {
                 // Out of file descriptors or memory: back off instead of spinning
                 // (asyncio waits too), and keep serving once it passes.
-                crate::runtime::context::report(crate::runtime::LoopError::new(format!(
-                    "server accept failed: {e}; retrying in 100 ms"
-                )));
+                crate::runtime::report(format!("server accept failed: {e}; retrying in 100 ms"));
                 crate::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -185,3 +185,9 @@ impl Drop for BarrierWait<'_> {
         }
     }
 }
+
+impl std::fmt::Debug for BarrierWait<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BarrierWait").finish_non_exhaustive()
+    }
+}

@@ -198,3 +198,9 @@ impl<T> Drop for ConditionWait<'_, T> {
         }
     }
 }
+
+impl<T> std::fmt::Debug for ConditionWait<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConditionWait").finish_non_exhaustive()
+    }
+}

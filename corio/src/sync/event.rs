@@ -112,3 +112,9 @@ impl Drop for EventWait<'_> {
         }
     }
 }
+
+impl std::fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventWait").finish_non_exhaustive()
+    }
+}

@@ -342,3 +342,9 @@ impl std::fmt::Debug for BoundedPermit<'_> {
         f.write_str("BoundedPermit")
     }
 }
+
+impl std::fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquire").finish_non_exhaustive()
+    }
+}

@@ -68,3 +68,9 @@ impl<F: Future> Stream for AsCompleted<F> {
         (n, Some(n))
     }
 }
+
+impl<F> std::fmt::Debug for AsCompleted<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsCompleted").finish_non_exhaustive()
+    }
+}

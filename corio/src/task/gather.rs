@@ -209,3 +209,15 @@ where
         }
     }
 }
+
+impl<F: Future> std::fmt::Debug for GatherAll<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatherAll").finish_non_exhaustive()
+    }
+}
+
+impl<F, T> std::fmt::Debug for TryGather<F, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TryGather").finish_non_exhaustive()
+    }
+}

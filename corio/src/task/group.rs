@@ -13,6 +13,7 @@ use super::{panic_message, Task};
 use crate::runtime::task::{Canceller, CatchUnwind};
 
 /// Why a [`TaskGroup`] failed: the first failure among its children.
+#[non_exhaustive]
 pub enum GroupError<E> {
     /// A child returned this error.
     Failed(E),

@@ -6,7 +6,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::Task;
-use crate::time::Sleep;
+use crate::runtime::Sleep;
 
 /// When [`wait`] returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,7 @@ where
     I: IntoIterator<Item = Task<T>>,
 {
     let tasks: Vec<Task<T>> = tasks.into_iter().collect();
-    let mut sleep = timeout.map(crate::time::sleep);
+    let mut sleep = timeout.map(Sleep::after);
     poll_fn(|cx| {
         let mut done = 0;
         let mut panicked = false;

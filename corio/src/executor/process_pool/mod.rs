@@ -323,12 +323,12 @@ async fn next_job(inner: &PoolInner, process: &mut Option<WorkerProcess>) -> Opt
             Either::Right(()) => {
                 let pid = worker.pid();
                 let status = process.take().and_then(|mut p| p.kill_and_reap());
-                crate::runtime::context::report(crate::runtime::LoopError::new(format!(
+                crate::runtime::report(format!(
                     "process-pool worker {} exited while idle ({}); a new one starts with \
                      the next job",
                     pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
                     status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string()),
-                )));
+                ));
             }
         }
     }

@@ -3,6 +3,7 @@
 use std::any::Any;
 
 /// Why awaiting a [`Task`](crate::Task) gave no value.
+#[non_exhaustive]
 pub enum TaskError {
     /// The task was cancelled (`Task::cancel`, its group failed, or its loop
     /// closed) and its future dropped before it finished.
