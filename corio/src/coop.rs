@@ -18,12 +18,14 @@ thread_local! {
 pub(crate) struct BudgetGuard(Option<u8>);
 
 impl BudgetGuard {
+    #[inline]
     pub(crate) fn task() -> BudgetGuard {
         BudgetGuard(REMAINING.with(|r| r.replace(Some(BUDGET))))
     }
 }
 
 impl Drop for BudgetGuard {
+    #[inline]
     fn drop(&mut self) {
         let _ = REMAINING.try_with(|r| r.set(self.0));
     }

@@ -61,8 +61,13 @@ pub(crate) struct Timers<A> {
     /// Entries already due when inserted, in insertion order.
     due: Vec<TimerKey>,
     next_seq: u64,
-    /// One expiry's entries, to order them by exact deadline (reused).
-    batch: Vec<(u64, u64, A)>,
+    /// One expiry's entries, to order them by exact deadline (reused):
+    /// (deadline, sequence number, index into `actions`).
+    batch: Vec<(u64, u64, u32)>,
+    /// The actions of `batch`, taken out in order (reused).
+    actions: Vec<Option<A>>,
+    /// `batch` packed into one sortable word each (reused).
+    packed: Vec<u128>,
 }
 
 impl<A> Timers<A> {
@@ -77,6 +82,8 @@ impl<A> Timers<A> {
             due: Vec::new(),
             next_seq: 0,
             batch: Vec::new(),
+            actions: Vec::new(),
+            packed: Vec::new(),
         }
     }
 
@@ -263,6 +270,9 @@ impl<A> Timers<A> {
 
     /// When the loop must next look at its timers.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        if self.entries.is_empty() {
+            return None;
+        }
         self.next_tick().map(|(_, _, tick)| self.instant_of(tick))
     }
 
@@ -270,27 +280,65 @@ impl<A> Timers<A> {
     /// deadline, then by the order they were scheduled.
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<A>) {
         let mut batch = std::mem::take(&mut self.batch);
-        self.expire_into(now, &mut batch);
-        if batch.len() > 1 {
-            // Mostly in order already (one tick at a time): a run-detecting
-            // stable sort is linear then.
-            batch.sort_by_key(|&(deadline, seq, _)| (deadline, seq));
+        let mut actions = std::mem::take(&mut self.actions);
+        self.expire_into(now, &mut batch, &mut actions);
+        if batch.len() > 1 && !batch.is_sorted_by_key(|&(deadline, seq, _)| (deadline, seq)) {
+            self.sort(&mut batch);
         }
-        out.extend(batch.drain(..).map(|(_, _, action)| action));
+        out.extend(
+            batch
+                .drain(..)
+                .map(|(_, _, i)| actions[i as usize].take().expect("each action once")),
+        );
+        actions.clear();
         self.batch = batch;
+        self.actions = actions;
     }
 
-    fn take(&mut self, index: usize) -> (u64, u64, A) {
+    /// Orders `batch` by (deadline, sequence number). Keys are unique (the
+    /// sequence number breaks ties), so an unstable sort gives the one
+    /// order. Usually each entry packs into one `u128` (deadline, sequence
+    /// number relative to the batch's first, index): one comparison of
+    /// plain words each.
+    fn sort(&mut self, batch: &mut [(u64, u64, u32)]) {
+        let first = batch.iter().map(|e| e.1).min().unwrap_or(0);
+        let last = batch.iter().map(|e| e.1).max().unwrap_or(0);
+        if last - first >= 1 << 32 {
+            batch.sort_unstable_by_key(|&(deadline, seq, _)| (deadline, seq));
+            return;
+        }
+        let packed = &mut self.packed;
+        packed.clear();
+        packed.extend(batch.iter().map(|&(deadline, seq, index)| {
+            (u128::from(deadline) << 64) | (u128::from(seq - first) << 32) | u128::from(index)
+        }));
+        packed.sort_unstable();
+        for (slot, key) in batch.iter_mut().zip(packed.iter()) {
+            *slot = (
+                (key >> 64) as u64,
+                first + ((key >> 32) as u64 & 0xffff_ffff),
+                *key as u32,
+            );
+        }
+    }
+
+    fn take(&mut self, index: usize, actions: &mut Vec<Option<A>>) -> (u64, u64, u32) {
         let entry = self.entries.remove(index);
-        (entry.deadline, entry.seq, entry.action)
+        actions.push(Some(entry.action));
+        (entry.deadline, entry.seq, (actions.len() - 1) as u32)
     }
 
-    fn expire_into(&mut self, now: Instant, out: &mut Vec<(u64, u64, A)>) {
+    fn expire_into(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<(u64, u64, u32)>,
+        actions: &mut Vec<Option<A>>,
+    ) {
         let now_tick = self.tick_passed(now);
         loop {
             for key in std::mem::take(&mut self.due) {
                 if self.contains(key) {
-                    out.push(self.take(key.slot));
+                    out.push(self.take(key.slot, actions));
                 }
             }
             let Some((level, slot, tick)) = self.next_tick() else {
@@ -310,7 +358,7 @@ impl<A> Timers<A> {
             while index != NIL {
                 let next = self.entries[index].next;
                 if level == 0 || self.entries[index].tick <= self.elapsed {
-                    out.push(self.take(index));
+                    out.push(self.take(index, actions));
                 } else {
                     self.file(index);
                 }

@@ -54,12 +54,15 @@ pub(crate) struct Core {
     pub(crate) id: u64,
     pub(crate) shared: Arc<Shared>,
     clock: Clock,
-    /// The clock as read at the last reactor poll or timer check: never
-    /// later than the truth, so a deadline it calls passed has passed.
+    /// The clock as read at the last timer check (each iteration while
+    /// timers are pending): never later than the truth, so a deadline it
+    /// calls passed has passed.
     cached_now: Cell<Instant>,
-    /// When the reactor was last polled.
+    /// When the reactor was last polled (kept while timers are pending).
     last_poll: Cell<Instant>,
     timers: RefCell<Timers<TimerAction>>,
+    /// Whether `timers` holds any (read every iteration without a borrow).
+    has_timers: Cell<bool>,
     reactor: Reactor,
     queue: RefCell<VecDeque<Runnable>>,
     /// Every live (not yet complete) task, so that closing the loop can
@@ -95,6 +98,7 @@ impl Core {
             cached_now: Cell::new(now),
             last_poll: Cell::new(now),
             timers: RefCell::new(Timers::new(now)),
+            has_timers: Cell::new(false),
             clock,
             reactor,
             queue: RefCell::new(VecDeque::with_capacity(256)),
@@ -119,7 +123,7 @@ impl Core {
         self.clock.now()
     }
 
-    /// The clock as of the last reactor poll or timer check.
+    /// The clock as of the last timer check.
     pub(crate) fn cached_now(&self) -> Instant {
         self.cached_now.get()
     }
@@ -139,17 +143,22 @@ impl Core {
     }
 
     pub(crate) fn insert_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        self.has_timers.set(true);
         self.timers.borrow_mut().insert(deadline, action)
     }
 
     /// Removes a pending timer; the caller drops the action (outside any
     /// borrow of the loop).
     pub(crate) fn cancel_timer(&self, key: TimerKey) -> Option<TimerAction> {
-        self.timers.borrow_mut().cancel(key)
+        let mut timers = self.timers.borrow_mut();
+        let action = timers.cancel(key);
+        self.has_timers.set(!timers.is_empty());
+        action
     }
 
     /// Stores the waker a pending `Sleep` wants woken; `false` if the
     /// timer already fired.
+    #[inline]
     pub(crate) fn set_timer_waker(&self, key: TimerKey, waker: &Waker) -> bool {
         let mut timers = self.timers.borrow_mut();
         let Some(action) = timers.action_mut(key) else {
@@ -251,7 +260,8 @@ impl Core {
             || !self.queue.borrow().is_empty();
         // One clock read serves the skip bound and the timers, and only
         // when timers are pending (a yield costs no clock read).
-        let mut now = (!self.timers.borrow().is_empty()).then(|| self.now());
+        let timers_pending = self.has_timers.get();
+        let mut now = timers_pending.then(|| self.now());
         let overdue = now.is_some_and(|now| {
             now.saturating_duration_since(self.last_poll.get()) >= MAX_POLL_SKIP
         });
@@ -259,15 +269,20 @@ impl Core {
             let next_deadline = self.timers.borrow_mut().next_deadline();
             let polled = self.poll_io(self.poll_timeout(has_ready, next_deadline));
             self.ran_since_poll.set(0);
-            if !has_ready && !polled.notified {
-                self.advance_paused_clock(next_deadline);
+            if timers_pending {
+                // Read after the wait (which may have slept until a timer).
+                let after = self.clock.now();
+                self.last_poll.set(after);
+                now = Some(after);
             }
-            now = Some(self.cached_now.get());
+            if !has_ready && !polled.notified {
+                if let Some(jumped) = self.advance_paused_clock(next_deadline) {
+                    now = Some(jumped);
+                }
+            }
         }
         if let Some(now) = now {
-            if !self.timers.borrow().is_empty() {
-                self.expire_timers(now);
-            }
+            self.expire_timers(now);
         }
         if self.shared.has_injected() {
             self.drain_injected();
@@ -334,9 +349,6 @@ impl Core {
         if polled.notified {
             self.shared.clear_notified();
         }
-        let now = self.clock.now();
-        self.last_poll.set(now);
-        self.cached_now.set(now);
         let woke_any = !wakers.is_empty();
         for waker in wakers.drain(..) {
             waker.wake();
@@ -351,14 +363,14 @@ impl Core {
 
     /// Virtual time: when every task waits and nothing came in, jump to
     /// the next timer (never while work on other threads is in flight).
-    fn advance_paused_clock(&self, next_deadline: Option<Instant>) {
+    /// Returns the clock after the jump.
+    fn advance_paused_clock(&self, next_deadline: Option<Instant>) -> Option<Instant> {
         if !self.clock.is_paused() || self.shared.has_in_flight() {
-            return;
+            return None;
         }
-        if let Some(deadline) = next_deadline {
-            self.clock.advance_to(deadline);
-            self.cached_now.set(self.clock.now());
-        }
+        let deadline = next_deadline?;
+        self.clock.advance_to(deadline);
+        Some(self.clock.now())
     }
 
     /// Moves the timers due at `now` to the ready queue (or wakes their
@@ -366,7 +378,11 @@ impl Core {
     fn expire_timers(&self, now: Instant) {
         self.cached_now.set(now);
         let mut actions = self.timer_buf.take();
-        self.timers.borrow_mut().expire(now, &mut actions);
+        {
+            let mut timers = self.timers.borrow_mut();
+            timers.expire(now, &mut actions);
+            self.has_timers.set(!timers.is_empty());
+        }
         for action in actions.drain(..) {
             match action {
                 TimerAction::Wake(waker) => waker.into_iter().for_each(Waker::wake),
@@ -503,6 +519,7 @@ impl Core {
             Timers::new(self.clock.now()),
         );
         drop(timers);
+        self.has_timers.set(false);
         super::shared::unregister(self.id);
         drop(self.shared.close());
     }

@@ -66,6 +66,7 @@ impl Registration {
 
     /// Ready when the descriptor may be ready for `dir`; otherwise parks the
     /// task until the reactor says so (see [`ScheduledIo::poll_ready`]).
+    #[inline]
     fn poll_ready_as(
         &self,
         cx: &mut Context<'_>,
@@ -75,6 +76,17 @@ impl Registration {
         if self.state.is_ready(dir) {
             return Poll::Ready(());
         }
+        self.park(cx, dir, key)
+    }
+
+    /// The slow path of `poll_ready_as`: check the loop, then park.
+    #[inline(never)]
+    fn park(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        key: Option<&mut Option<usize>>,
+    ) -> Poll<()> {
         self.check_loop();
         self.state.poll_ready(cx, dir, key)
     }

@@ -111,10 +111,23 @@ impl Backend for EpollBackend {
         self.poll.borrow().registry().deregister(&mut SourceFd(&fd))
     }
 
-    fn poll(
+    fn poll(&self, timeout: Option<Duration>, out: &mut Vec<(u64, u8)>) -> io::Result<Polled> {
+        self.poll_with(timeout, &mut |token, ready| out.push((token, ready)))
+    }
+
+    fn notifier(&self) -> Arc<dyn Notify> {
+        self.waker.clone()
+    }
+}
+
+impl EpollBackend {
+    /// [`Backend::poll`], handing each event to `deliver` (inlined into the
+    /// reactor's loop: no buffer, no indirect call per event).
+    #[inline]
+    pub(crate) fn poll_with(
         &self,
         timeout: Option<Duration>,
-        on_event: &mut dyn FnMut(u64, u8),
+        deliver: &mut impl FnMut(u64, u8),
     ) -> io::Result<Polled> {
         let mut events = self.events.borrow_mut();
         let mut polled = Polled::default();
@@ -147,12 +160,8 @@ impl Backend for EpollBackend {
             if event.is_error() {
                 ready |= ERROR;
             }
-            on_event(event.token().0 as u64, ready);
+            deliver(event.token().0 as u64, ready);
         }
         Ok(polled)
-    }
-
-    fn notifier(&self) -> Arc<dyn Notify> {
-        self.waker.clone()
     }
 }

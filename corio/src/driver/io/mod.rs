@@ -110,13 +110,9 @@ pub(crate) trait Backend {
     fn reregister(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()>;
     /// Stops reporting `fd` (an error when it is already closed is fine).
     fn deregister(&self, fd: RawFd) -> io::Result<()>;
-    /// Waits up to `timeout` (`None`: until something happens) and calls
-    /// `on_event(token, readiness)` for each event.
-    fn poll(
-        &self,
-        timeout: Option<Duration>,
-        on_event: &mut dyn FnMut(u64, u8),
-    ) -> io::Result<Polled>;
+    /// Waits up to `timeout` (`None`: until something happens) and appends
+    /// `(token, readiness)` for each event to `events`.
+    fn poll(&self, timeout: Option<Duration>, events: &mut Vec<(u64, u8)>) -> io::Result<Polled>;
     /// The handle other threads use to wake [`poll`](Backend::poll).
     fn notifier(&self) -> Arc<dyn Notify>;
 }
@@ -126,9 +122,29 @@ fn token(key: usize, generation: u32) -> u64 {
     (key as u64 & 0xffff_ffff) | (u64::from(generation) << 32)
 }
 
+/// The backend a reactor runs on. epoll is called directly (its events go
+/// straight to the registrations, inlined: the hot path of every
+/// iteration); any other [`Backend`] through the trait.
+enum Driver {
+    Epoll(EpollBackend),
+    #[cfg_attr(not(test), allow(dead_code))]
+    Other(Box<dyn Backend>),
+}
+
+impl Driver {
+    fn backend(&self) -> &dyn Backend {
+        match self {
+            Driver::Epoll(epoll) => epoll,
+            Driver::Other(other) => &**other,
+        }
+    }
+}
+
 /// Every registered descriptor of one loop, over one backend.
 pub(crate) struct Reactor {
-    backend: Box<dyn Backend>,
+    driver: Driver,
+    /// One poll's events, for a backend other than epoll (reused).
+    events: RefCell<Vec<(u64, u8)>>,
     sources: RefCell<Slab<Rc<ScheduledIo>>>,
     /// Counts registrations, so a reused slab key gets a new token.
     generation: Cell<u32>,
@@ -139,9 +155,15 @@ pub(crate) struct Reactor {
 
 impl Reactor {
     /// A reactor over `backend`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(backend: Box<dyn Backend>) -> Reactor {
+        Reactor::on(Driver::Other(backend))
+    }
+
+    fn on(driver: Driver) -> Reactor {
         Reactor {
-            backend,
+            driver,
+            events: RefCell::new(Vec::with_capacity(1024)),
             sources: RefCell::new(Slab::new()),
             generation: Cell::new(0),
             level_fds: RefCell::new(HashMap::new()),
@@ -150,12 +172,16 @@ impl Reactor {
 
     /// A reactor over epoll.
     pub(crate) fn epoll() -> io::Result<Reactor> {
-        Ok(Reactor::new(Box::new(EpollBackend::new()?)))
+        Ok(Reactor::on(Driver::Epoll(EpollBackend::new()?)))
+    }
+
+    fn backend(&self) -> &dyn Backend {
+        self.driver.backend()
     }
 
     /// The handle other threads use to wake a blocked poll.
     pub(crate) fn notifier(&self) -> Arc<dyn Notify> {
-        self.backend.notifier()
+        self.backend().notifier()
     }
 
     /// Waits up to `timeout` (forever for `None`) for readiness, stores it
@@ -166,7 +192,7 @@ impl Reactor {
         wakers: &mut Vec<Waker>,
     ) -> io::Result<Polled> {
         let sources = self.sources.borrow();
-        self.backend.poll(timeout, &mut |token, ready| {
+        let mut deliver = |token: u64, ready: u8| {
             let key = (token & 0xffff_ffff) as usize;
             if let Some(io) = sources.get(key) {
                 // An event for a descriptor deregistered since is dropped.
@@ -174,7 +200,18 @@ impl Reactor {
                     io.set_ready(ready, wakers);
                 }
             }
-        })
+        };
+        match &self.driver {
+            Driver::Epoll(epoll) => epoll.poll_with(timeout, &mut deliver),
+            Driver::Other(other) => {
+                let mut events = self.events.borrow_mut();
+                let polled = other.poll(timeout, &mut events)?;
+                for (token, ready) in events.drain(..) {
+                    deliver(token, ready);
+                }
+                Ok(polled)
+            }
+        }
     }
 
     /// Registers `fd` (already non-blocking for edge mode).
@@ -191,13 +228,13 @@ impl Reactor {
             if level_fds.contains_key(&fd) {
                 // The descriptor number was closed and reused behind an
                 // older registration's back: this registration takes it.
-                self.backend.reregister(fd, tok, mode)?;
+                self.backend().reregister(fd, tok, mode)?;
             } else {
-                self.backend.register(fd, tok, mode)?;
+                self.backend().register(fd, tok, mode)?;
             }
             level_fds.insert(fd, entry.key());
         } else {
-            self.backend.register(fd, tok, mode)?;
+            self.backend().register(fd, tok, mode)?;
         }
         entry.insert(io.clone());
         Ok(io)
@@ -208,7 +245,7 @@ impl Reactor {
         if !self.owns(fd, io) {
             return Ok(()); // the descriptor belongs to a newer registration
         }
-        self.backend
+        self.backend()
             .reregister(fd, token(io.key, io.generation), mode)
     }
 
@@ -225,7 +262,7 @@ impl Reactor {
     pub(crate) fn deregister(&self, fd: RawFd, io: &ScheduledIo) -> Option<Rc<ScheduledIo>> {
         if self.owns(fd, io) {
             // The fd may already be closed, which removed it from epoll.
-            let _ = self.backend.deregister(fd);
+            let _ = self.backend().deregister(fd);
             let mut level_fds = self.level_fds.borrow_mut();
             if level_fds.get(&fd) == Some(&io.key) {
                 level_fds.remove(&fd);

@@ -70,11 +70,7 @@ impl Backend for PollBackend {
         Ok(())
     }
 
-    fn poll(
-        &self,
-        timeout: Option<Duration>,
-        on_event: &mut dyn FnMut(u64, u8),
-    ) -> io::Result<Polled> {
+    fn poll(&self, timeout: Option<Duration>, out: &mut Vec<(u64, u8)>) -> io::Result<Polled> {
         let mut pollfds = vec![libc::pollfd {
             fd: self.wake_read.as_raw_fd(),
             events: libc::POLLIN,
@@ -148,7 +144,7 @@ impl Backend for PollBackend {
             if r & (libc::POLLERR | libc::POLLNVAL) != 0 {
                 ready |= ERROR;
             }
-            on_event(token, ready);
+            out.push((token, ready));
         }
         Ok(polled)
     }

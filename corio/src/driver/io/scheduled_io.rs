@@ -43,22 +43,51 @@ impl Direction {
     }
 }
 
+/// The key of the keyed waiter that holds the `first` place.
+const FIRST: usize = usize::MAX;
+
 /// The tasks waiting in one direction.
 #[derive(Default)]
 struct Waiters {
     /// The `poll_*` path's one waker.
     slot: Cell<Option<Waker>>,
-    /// Wakers of keyed waiters; an entry is `None` once woken, until its
-    /// waiter polls again or goes away.
+    /// The first keyed waiter's waker: the common case of one task waiting
+    /// costs no slab and no `RefCell`.
+    first: Cell<Option<Waker>>,
+    /// Whether a keyed waiter holds `first`.
+    first_taken: Cell<bool>,
+    /// Wakers of further keyed waiters; an entry is `None` once woken,
+    /// until its waiter polls again or goes away.
     list: RefCell<Slab<Option<Waker>>>,
+    /// `list.len()`, readable without a borrow.
+    listed: Cell<usize>,
 }
 
 impl Waiters {
+    #[inline]
     fn wake_all(&self, wakers: &mut Vec<Waker>) {
-        wakers.extend(self.slot.take());
-        let mut list = self.list.borrow_mut();
-        if !list.is_empty() {
+        if let Some(waker) = self.slot.take() {
+            wakers.push(waker);
+        }
+        if let Some(waker) = self.first.take() {
+            wakers.push(waker);
+        }
+        if self.listed.get() > 0 {
+            let mut list = self.list.borrow_mut();
             wakers.extend(list.iter_mut().filter_map(|(_, w)| w.take()));
+        }
+    }
+}
+
+/// Stores `waker` in `cell` unless it already holds one that wakes the
+/// same task; the old waker is dropped after the cell is set.
+fn store(cell: &Cell<Option<Waker>>, waker: &Waker) {
+    let old = cell.take();
+    match old {
+        Some(w) if w.will_wake(waker) => cell.set(Some(w)),
+        _ => {
+            cell.set(Some(waker.clone()));
+            drop(old);
         }
     }
 }
@@ -93,6 +122,7 @@ impl ScheduledIo {
     }
 
     /// The backend reported `ready`: remember it and collect the wakers.
+    #[inline]
     pub(crate) fn set_ready(&self, ready: u8, wakers: &mut Vec<Waker>) {
         self.readiness.set(self.readiness.get() | ready);
         if ready & Direction::Read.mask() != 0 {
@@ -104,6 +134,7 @@ impl ScheduledIo {
     }
 
     /// Whether the descriptor may be ready for `dir`.
+    #[inline]
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
         self.readiness.get() & dir.mask() != 0
     }
@@ -111,6 +142,7 @@ impl ScheduledIo {
     /// Forgets readiness for `dir`: the last operation hit `WouldBlock`
     /// (edge-triggered), or the readiness was consumed (level-triggered;
     /// all of that direction's bits go, the backend reports them again).
+    #[inline]
     pub(crate) fn clear_ready(&self, dir: Direction) {
         let bits = if self.level { dir.mask() } else { dir.bit() };
         self.readiness.set(self.readiness.get() & !bits);
@@ -143,15 +175,12 @@ impl ScheduledIo {
     fn park(&self, cx: &mut Context<'_>, dir: Direction, key: Option<&mut Option<usize>>) {
         let waiters = self.waiters(dir);
         match key {
-            None => {
-                let old = waiters.slot.take();
-                match old {
-                    Some(w) if w.will_wake(cx.waker()) => waiters.slot.set(Some(w)),
-                    _ => {
-                        waiters.slot.set(Some(cx.waker().clone()));
-                        drop(old);
-                    }
-                }
+            None => store(&waiters.slot, cx.waker()),
+            Some(key) if *key == Some(FIRST) => store(&waiters.first, cx.waker()),
+            Some(key) if key.is_none() && !waiters.first_taken.get() => {
+                waiters.first_taken.set(true);
+                store(&waiters.first, cx.waker());
+                *key = Some(FIRST);
             }
             Some(key) => {
                 let mut list = waiters.list.borrow_mut();
@@ -162,15 +191,29 @@ impl ScheduledIo {
                         drop(list);
                         drop(old);
                     }
-                    None => *key = Some(list.insert(Some(cx.waker().clone()))),
+                    None => {
+                        *key = Some(list.insert(Some(cx.waker().clone())));
+                        waiters.listed.set(list.len());
+                    }
                 }
             }
         }
     }
 
-    /// A keyed waiter went away: leave the list.
+    /// A keyed waiter went away: leave its place.
     pub(crate) fn remove_waiter(&self, dir: Direction, key: usize) {
-        let removed = self.waiters(dir).list.borrow_mut().try_remove(key);
+        let waiters = self.waiters(dir);
+        if key == FIRST {
+            waiters.first_taken.set(false);
+            drop(waiters.first.take());
+            return;
+        }
+        let removed = {
+            let mut list = waiters.list.borrow_mut();
+            let removed = list.try_remove(key);
+            waiters.listed.set(list.len());
+            removed
+        };
         drop(removed); // outside the borrow
     }
 }
