@@ -31,7 +31,7 @@ use super::task::state::{Activity, Notified};
 use super::timer::{TimerAction, TimerKey};
 use super::wait_hooks::WaitHooks;
 use crate::driver::clock::Clock;
-use crate::driver::io::{Polled, Reactor};
+use crate::driver::io::Reactor;
 use crate::driver::timer::Timers;
 
 /// While work stays ready, the reactor is polled at least this often when
@@ -76,6 +76,7 @@ pub(crate) struct Core {
     debug: Option<DebugConfig>,
     exception_handler: RefCell<ErrorHook>,
     wait_hooks: RefCell<Option<Arc<dyn WaitHooks>>>,
+    has_wait_hooks: Cell<bool>,
     /// Reused buffers for wakers and timer actions collected in one poll.
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
@@ -109,6 +110,7 @@ impl Core {
             event_interval: config.event_interval.max(1),
             debug: config.debug,
             exception_handler: RefCell::new(config.exception_handler),
+            has_wait_hooks: Cell::new(config.wait_hooks.is_some()),
             wait_hooks: RefCell::new(config.wait_hooks),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
@@ -233,6 +235,7 @@ impl Core {
     }
 
     pub(crate) fn set_wait_hooks(&self, hooks: Option<Arc<dyn WaitHooks>>) {
+        self.has_wait_hooks.set(hooks.is_some());
         *self.wait_hooks.borrow_mut() = hooks;
     }
 
@@ -267,7 +270,7 @@ impl Core {
         });
         if !has_ready || overdue || self.ran_since_poll.get() >= self.event_interval {
             let next_deadline = self.timers.borrow_mut().next_deadline();
-            let polled = self.poll_io(self.poll_timeout(has_ready, next_deadline));
+            let came_in = self.poll_io(self.poll_timeout(has_ready, next_deadline));
             self.ran_since_poll.set(0);
             if timers_pending {
                 // Read after the wait (which may have slept until a timer).
@@ -275,7 +278,7 @@ impl Core {
                 self.last_poll.set(after);
                 now = Some(after);
             }
-            if !has_ready && !polled.notified {
+            if !has_ready && !came_in && !self.shared.has_injected() {
                 if let Some(jumped) = self.advance_paused_clock(next_deadline) {
                     now = Some(jumped);
                 }
@@ -321,44 +324,40 @@ impl Core {
     }
 
     /// Waits on the reactor (with the wait hooks around a wait that may
-    /// block) and wakes the tasks whose descriptors became ready.
-    fn poll_io(&self, timeout: Option<Duration>) -> Polled {
-        let hooks = match timeout {
-            Some(Duration::ZERO) => None,
-            _ => self.wait_hooks.borrow().clone(),
+    /// block) and wakes the tasks whose descriptors became ready. Returns
+    /// whether anything came in (a cross-thread wake, a ready descriptor).
+    fn poll_io(&self, timeout: Option<Duration>) -> bool {
+        let hooks = if self.has_wait_hooks.get() {
+            self.wait_hooks.borrow().clone()
+        } else {
+            None
         };
-        if let Some(hooks) = &hooks {
+        let blocking = timeout != Some(Duration::ZERO);
+        if let (Some(hooks), true) = (&hooks, blocking) {
             hooks.before_wait(timeout);
         }
         let mut wakers = self.wake_buf.take();
-        let result = self.reactor.poll(timeout, &mut wakers);
-        let polled = match result {
+        let polled = match self.reactor.poll(timeout, &mut wakers) {
             Ok(polled) => polled,
             // epoll_wait fails only on programming errors (bad fd, bad
             // buffer); say so rather than spin.
             Err(e) => panic!("corio: waiting for I/O failed: {e}"),
         };
         if let Some(hooks) = &hooks {
-            hooks.after_wait(polled.interrupted);
-        } else if polled.interrupted {
-            // A signal interrupted even a non-blocking poll: tell the hooks.
-            if let Some(hooks) = self.wait_hooks.borrow().clone() {
-                hooks.after_wait(true);
+            // A signal can interrupt even a non-blocking poll: say so.
+            if blocking || polled.interrupted {
+                hooks.after_wait(polled.interrupted);
             }
         }
         if polled.notified {
             self.shared.clear_notified();
         }
-        let woke_any = !wakers.is_empty();
+        let came_in = polled.notified || !wakers.is_empty();
         for waker in wakers.drain(..) {
             waker.wake();
         }
         self.wake_buf.replace(wakers);
-        Polled {
-            // Anything that makes the loop not idle counts here.
-            notified: polled.notified || woke_any || self.shared.has_injected(),
-            interrupted: polled.interrupted,
-        }
+        came_in
     }
 
     /// Virtual time: when every task waits and nothing came in, jump to
