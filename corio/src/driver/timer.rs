@@ -13,7 +13,9 @@
 //! fires early and at most 1 ms late (the epoll timeout has 1 ms resolution
 //! anyway). Each entry keeps its exact deadline too: the timers expired
 //! together come out ordered by exact deadline, then by the order they were
-//! scheduled (asyncio orders by the exact float deadline, FIFO on ties).
+//! scheduled (asyncio orders by the exact float deadline, FIFO on ties),
+//! whenever one of them asks for it (a callback does; a task's wake-up
+//! does not, and a batch of those skips the sort).
 //!
 //! The store holds any action type `A`; the runtime decides what firing
 //! means (wake a task, queue a callback).
@@ -64,8 +66,6 @@ pub(crate) struct Timers<A> {
     /// One expiry's entries, to order them by exact deadline (reused):
     /// (deadline, sequence number, index into `actions`).
     batch: Vec<(u64, u64, u32)>,
-    /// The actions of `batch`, taken out in order (reused).
-    actions: Vec<Option<A>>,
     /// `batch` packed into one sortable word each (reused).
     packed: Vec<u128>,
 }
@@ -82,7 +82,6 @@ impl<A> Timers<A> {
             due: Vec::new(),
             next_seq: 0,
             batch: Vec::new(),
-            actions: Vec::new(),
             packed: Vec::new(),
         }
     }
@@ -93,9 +92,10 @@ impl<A> Timers<A> {
     }
 
     /// The tick at or after `deadline` (rounding up: never early).
-    fn tick_at_or_after(&self, deadline: Instant) -> u64 {
+    /// The tick at or after a deadline `since` the origin (rounding up:
+    /// never early).
+    fn tick_at_or_after(since: Duration) -> u64 {
         // u64 arithmetic on seconds and nanoseconds: no u128 division.
-        let since = deadline.saturating_duration_since(self.origin);
         since
             .as_secs()
             .saturating_mul(1000)
@@ -120,8 +120,8 @@ impl<A> Timers<A> {
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let tick = self.tick_at_or_after(deadline);
         let since = deadline.saturating_duration_since(self.origin);
+        let tick = Self::tick_at_or_after(since);
         let exact = since
             .as_secs()
             .saturating_mul(1_000_000_000)
@@ -276,23 +276,34 @@ impl<A> Timers<A> {
         self.next_tick().map(|(_, _, tick)| self.instant_of(tick))
     }
 
-    /// Removes every timer due at `now` into `out`, ordered by exact
-    /// deadline, then by the order they were scheduled.
-    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<A>) {
+    /// Removes every timer due at `now` into `out`. When any of them
+    /// `needs_order`, all come ordered by exact deadline, then by the order
+    /// they were scheduled; otherwise in filing order (the order they were
+    /// scheduled, tick by tick), which saves the sort.
+    pub(crate) fn expire(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<A>,
+        needs_order: impl Fn(&A) -> bool,
+    ) {
+        let start = out.len();
         let mut batch = std::mem::take(&mut self.batch);
-        let mut actions = std::mem::take(&mut self.actions);
-        self.expire_into(now, &mut batch, &mut actions);
-        if batch.len() > 1 && !batch.is_sorted_by_key(|&(deadline, seq, _)| (deadline, seq)) {
+        self.expire_into(now, &mut batch, out);
+        let fired = &out[start..];
+        if fired.len() > 1
+            && fired.iter().any(needs_order)
+            && !batch.is_sorted_by_key(|&(deadline, seq, _)| (deadline, seq))
+        {
             self.sort(&mut batch);
+            let mut unordered: Vec<Option<A>> = out.drain(start..).map(Some).collect();
+            out.extend(batch.iter().map(|&(_, _, i)| {
+                unordered[i as usize - start]
+                    .take()
+                    .expect("each action once")
+            }));
         }
-        out.extend(
-            batch
-                .drain(..)
-                .map(|(_, _, i)| actions[i as usize].take().expect("each action once")),
-        );
-        actions.clear();
+        batch.clear();
         self.batch = batch;
-        self.actions = actions;
     }
 
     /// Orders `batch` by (deadline, sequence number). Keys are unique (the
@@ -322,18 +333,15 @@ impl<A> Timers<A> {
         }
     }
 
-    fn take(&mut self, index: usize, actions: &mut Vec<Option<A>>) -> (u64, u64, u32) {
+    /// Moves one entry's action to `actions`; its sort key, with the
+    /// action's place there.
+    fn take(&mut self, index: usize, actions: &mut Vec<A>) -> (u64, u64, u32) {
         let entry = self.entries.remove(index);
-        actions.push(Some(entry.action));
+        actions.push(entry.action);
         (entry.deadline, entry.seq, (actions.len() - 1) as u32)
     }
 
-    fn expire_into(
-        &mut self,
-        now: Instant,
-        out: &mut Vec<(u64, u64, u32)>,
-        actions: &mut Vec<Option<A>>,
-    ) {
+    fn expire_into(&mut self, now: Instant, out: &mut Vec<(u64, u64, u32)>, actions: &mut Vec<A>) {
         let now_tick = self.tick_passed(now);
         loop {
             for key in std::mem::take(&mut self.due) {
@@ -408,7 +416,7 @@ mod tests {
         let end = Duration::from_secs(20_001);
         while now <= end {
             let mut out = Vec::new();
-            timers.expire(origin + now, &mut out);
+            timers.expire(origin + now, &mut out, |_| true);
             fired += out.len();
             for (key, deadline) in &keys {
                 if timers.contains(*key) {
@@ -442,9 +450,9 @@ mod tests {
         let far = timers.insert(origin + day * 3000, 0);
         let farther = timers.insert(origin + day * 9000, 0);
         let mut out = Vec::new();
-        timers.expire(origin + day * 2999, &mut out);
+        timers.expire(origin + day * 2999, &mut out, |_| true);
         assert!(out.is_empty() && timers.contains(far));
-        timers.expire(origin + day * 3000, &mut out);
+        timers.expire(origin + day * 3000, &mut out, |_| true);
         assert_eq!(out.len(), 1);
         assert!(!timers.contains(far) && timers.contains(farther));
         let next = timers.next_deadline().unwrap();
@@ -452,7 +460,7 @@ mod tests {
             next <= origin + day * 9000,
             "the wheel wakes no later than the deadline"
         );
-        timers.expire(origin + day * 9000, &mut out);
+        timers.expire(origin + day * 9000, &mut out, |_| true);
         assert_eq!(out.len(), 2);
         assert_eq!(timers.next_deadline(), None);
     }
@@ -473,9 +481,9 @@ mod tests {
             Some(origin + Duration::from_millis(10))
         );
         let mut out = Vec::new();
-        timers.expire(origin + Duration::from_millis(9), &mut out);
+        timers.expire(origin + Duration::from_millis(9), &mut out, |_| true);
         assert!(out.is_empty());
-        timers.expire(origin + Duration::from_millis(10), &mut out);
+        timers.expire(origin + Duration::from_millis(10), &mut out, |_| true);
         assert_eq!(out.len(), 4);
         assert_eq!(timers.next_deadline(), None);
     }
@@ -493,10 +501,10 @@ mod tests {
         // One in the past (the due list) and one cascaded from a higher
         // level: both still take their place by deadline.
         let mut out = Vec::new();
-        timers.expire(at(5_000), &mut out);
+        timers.expire(at(5_000), &mut out, |_| true);
         timers.insert(at(4_000), 5);
         timers.insert(at(10_100), 6);
-        timers.expire(at(11_000), &mut out);
+        timers.expire(at(11_000), &mut out, |_| true);
         assert_eq!(out, [5, 4, 6, 2, 1, 3]);
     }
 }

@@ -379,7 +379,10 @@ impl Core {
         let mut actions = self.timer_buf.take();
         {
             let mut timers = self.timers.borrow_mut();
-            timers.expire(now, &mut actions);
+            // Callbacks run in exact-deadline order (asyncio's); tasks
+            // woken by sleeps due in the same millisecond, in the order
+            // they were scheduled (no sort for them).
+            timers.expire(now, &mut actions, |a| !matches!(a, TimerAction::Wake(_)));
             self.has_timers.set(!timers.is_empty());
         }
         for action in actions.drain(..) {
