@@ -229,32 +229,29 @@ fn a_watch_is_level_triggered() {
 
 #[test]
 fn a_watch_copes_with_descriptor_reuse() {
+    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
     corio::run(async {
-        let (a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
-        let fd = b1.as_raw_fd();
+        let (_a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = b1.into_raw_fd();
         let old = Watch::new(fd, Interest::READABLE).unwrap();
-        // Closed behind the watch's back, and the number reused.
-        drop(b1);
-        drop(a1);
-        let mut pairs = Vec::new();
-        let (mut a2, b2) = loop {
-            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-            if b.as_raw_fd() == fd {
-                break (a, b);
-            }
-            if a.as_raw_fd() == fd {
-                break (b, a);
-            }
-            pairs.push((a, b));
-            assert!(pairs.len() < 64, "descriptor {fd} never came back");
-        };
-        let new = Watch::new(b2.as_raw_fd(), Interest::READABLE).unwrap();
+        // The descriptor is closed behind the watch's back and its number
+        // reused by another socket (dup2 does both at once, so no other
+        // test's socket can take the number in between).
+        let (mut a2, b2) = std::os::unix::net::UnixStream::pair().unwrap();
+        // SAFETY: dup2 onto the number we own (closing what it held).
+        assert!(unsafe { libc::dup2(b2.as_raw_fd(), fd) } >= 0);
+        drop(b2);
+        // SAFETY: `fd` is ours, now naming the second socket.
+        let reused = unsafe { OwnedFd::from_raw_fd(fd) };
+        let new = Watch::new(reused.as_raw_fd(), Interest::READABLE).unwrap();
         // The stale watch goes away; the new one must keep its registration.
         drop(old);
         a2.write_all(b"y").unwrap();
         corio::timeout(Duration::from_secs(5), new.readable())
             .await
             .expect("the new watch still reports");
+        drop(new);
+        drop(reused);
     });
 }
 
