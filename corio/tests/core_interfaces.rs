@@ -267,3 +267,21 @@ fn a_watch_registered_before_the_loop_runs() {
             .expect("readable");
     });
 }
+
+#[test]
+fn a_watch_dropped_while_the_loop_is_not_running_is_deregistered() {
+    // A level-triggered registration left behind would make every wait
+    // return at once (the loop would spin); count the waits.
+    let hooks = Arc::new(Recorder::default());
+    let rt = Runtime::builder()
+        .wait_hooks(hooks.clone())
+        .build()
+        .unwrap();
+    let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    a.write_all(b"unread").unwrap();
+    let watch = Watch::on(&rt, b.as_raw_fd(), Interest::READABLE).unwrap();
+    drop(watch); // the loop is not running
+    rt.block_on(corio::sleep(Duration::from_millis(100)));
+    let waits = hooks.before.load(Ordering::SeqCst);
+    assert!(waits < 20, "{waits} waits in 100 ms: the loop spun");
+}

@@ -79,8 +79,7 @@ impl Watch {
     }
 
     /// Changes what is watched (asyncio's `remove_reader` on a descriptor
-    /// that stays watched for writing, say). Needs the watch's loop running
-    /// on this thread.
+    /// that stays watched for writing, say), the loop running or not.
     pub fn set_interest(&self, interest: Interest) -> io::Result<()> {
         self.registration.set_interest(interest)?;
         self.interest.set(interest);

@@ -51,6 +51,7 @@ pub(crate) struct CoreConfig {
 /// Everything the loop owns. The drivers are private: the rest of the
 /// crate reaches them through the narrow methods below.
 pub(crate) struct Core {
+    me: std::rc::Weak<Core>,
     pub(crate) id: u64,
     pub(crate) shared: Arc<Shared>,
     clock: Clock,
@@ -88,12 +89,13 @@ impl Core {
         id: u64,
         config: CoreConfig,
         reactor: Reactor,
-    ) -> std::io::Result<Core> {
+    ) -> std::io::Result<Rc<Core>> {
         let shared = Arc::new(Shared::new(id, reactor.notifier()));
         super::shared::register(&shared);
         let clock = Clock::new(config.paused);
         let now = clock.now();
-        Ok(Core {
+        Ok(Rc::new_cyclic(|me| Core {
+            me: me.clone(),
             id,
             shared,
             cached_now: Cell::new(now),
@@ -114,7 +116,13 @@ impl Core {
             wait_hooks: RefCell::new(config.wait_hooks),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
-        })
+        }))
+    }
+
+    /// A weak handle on this loop (I/O registrations keep one, to
+    /// deregister whether or not the loop is running when they go).
+    pub(crate) fn weak(&self) -> std::rc::Weak<Core> {
+        self.me.clone()
     }
 
     // ---- handles on the drivers ------------------------------------

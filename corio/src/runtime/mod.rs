@@ -222,7 +222,7 @@ impl Builder {
         };
         let id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Runtime {
-            core: Rc::new(Core::with_reactor(id, config, reactor)?),
+            core: Core::with_reactor(id, config, reactor)?,
         })
     }
 }
@@ -317,6 +317,14 @@ impl Runtime {
     pub fn run_once(&self) {
         let _enter = context::enter(&self.core);
         self.core.run_once(false);
+    }
+
+    /// Like [`run_once`](Runtime::run_once), but the I/O poll never waits
+    /// (asyncio's iteration while it is stopping).
+    #[track_caller]
+    pub fn run_once_nowait(&self) {
+        let _enter = context::enter(&self.core);
+        self.core.run_once(true);
     }
 
     /// Asks [`run_forever`](Runtime::run_forever) to return after the

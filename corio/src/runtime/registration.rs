@@ -15,6 +15,8 @@ use crate::driver::io::{Direction, Interest, Mode, ScheduledIo};
 /// drop. Drop it before closing the descriptor.
 pub(crate) struct Registration {
     state: Rc<ScheduledIo>,
+    /// Its loop, to deregister from (running or not) when dropped.
+    core: std::rc::Weak<super::core::Core>,
     loop_id: u64,
     fd: RawFd,
 }
@@ -40,6 +42,7 @@ impl Registration {
         let state = core.reactor().register(fd, mode)?;
         Ok(Registration {
             state,
+            core: core.weak(),
             loop_id: core.id,
             fd,
         })
@@ -47,15 +50,12 @@ impl Registration {
 
     /// Changes a level-triggered registration's interest.
     pub(crate) fn set_interest(&self, interest: Interest) -> io::Result<()> {
-        context::with_loop(self.loop_id, |core| {
-            core.reactor()
-                .reregister(self.fd, &self.state, Mode::Level(interest))
-        })
-        .unwrap_or_else(|| {
-            Err(io::Error::other(
-                "changing a watch's interest needs its loop running on this thread",
-            ))
-        })
+        match self.core.upgrade() {
+            Some(core) => core
+                .reactor()
+                .reregister(self.fd, &self.state, Mode::Level(interest)),
+            None => Err(io::Error::other("the watch's loop is closed")),
+        }
     }
 
     /// Ready when the descriptor may be ready for `dir`; otherwise parks
@@ -188,12 +188,12 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // Outside its loop (the loop is gone), the epoll instance is gone
-        // too, and with it the registration.
-        let removed = context::with_loop(self.loop_id, |core| {
-            core.reactor().deregister(self.fd, &self.state)
-        });
-        drop(removed);
+        // Running or not, the loop forgets the descriptor; once the loop is
+        // gone, so is its epoll instance and with it the registration.
+        if let Some(core) = self.core.upgrade() {
+            let removed = core.reactor().deregister(self.fd, &self.state);
+            drop(removed);
+        }
     }
 }
 
