@@ -83,8 +83,9 @@ impl RawRunnable {
         }
     }
 
-    /// Runs it (once).
-    pub(crate) fn run(self) {
+    /// Runs it now, on this thread (the loop does this when it reaches it
+    /// on the ready queue).
+    pub fn run(self) {
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: `data` and `vtable` came together from `new` (whose
         // contract makes this call sound) or `from_rc`; ManuallyDrop keeps

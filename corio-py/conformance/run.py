@@ -1,0 +1,106 @@
+"""CPython's asyncio tests on corio's loop: each module in its own process,
+each test under a watchdog; a hung test counts as failed and its module is
+run again without it.
+
+    python run.py [--stock] [--modules test_locks,test_queues] [--json out.json]
+
+Prints per module: passed, failed (failures + errors), skipped, hung.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# Part 1 of the Python front: the loop itself. Modules that build their own
+# TestLoop (test_base_events, test_tasks, test_futures) and the transport
+# modules come with part 2.
+MODULES = [
+    "test_futures2",
+    "test_locks",
+    "test_queues",
+    "test_taskgroups",
+    "test_timeouts",
+    "test_waitfor",
+    "test_context",
+    "test_threads",
+    "test_runners",
+    "test_pep492",
+]
+
+
+def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
+    results: dict[str, str] = {}
+    on_corio: set[str] = set()
+    hung: list[str] = []
+    for _attempt in range(10):
+        cmd = [sys.executable, str(HERE / "runner.py"), module, "--timeout", str(timeout)]
+        if stock:
+            cmd.append("--stock")
+        for name in hung:
+            cmd += ["--exclude", name]
+        proc = subprocess.run(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            timeout=timeout * 40,
+        )
+        started = None
+        for line in proc.stdout.splitlines():
+            kind, _, rest = line.partition(" ")
+            if kind == "START":
+                started = rest
+            elif kind == "RESULT":
+                status, where, name = rest.split(" ", 2)
+                results[name] = status
+                if where == "corio":
+                    on_corio.add(name)
+                started = None
+        if started is not None and started not in results:
+            # The watchdog (or a crash) ended the process inside this test.
+            hung.append(started)
+            results[started] = "hung"
+            continue
+        break
+    counts = {s: sum(1 for v in results.values() if v == s) for s in ("pass", "fail", "error", "skip", "hung")}
+    counts["on_corio"] = len(on_corio)
+    return {"counts": counts, "tests": results}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--modules", default=",".join(MODULES))
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    report = {}
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for module in args.modules.split(","):
+        try:
+            __import__(f"test.test_asyncio.{module}")
+        except ImportError:
+            print(f"{version} {module}: not in this Python")
+            continue
+        report[module] = run_module(module, args.stock, args.timeout)
+        c = report[module]["counts"]
+        print(
+            f"{version} {'stock' if args.stock else 'corio'} {module}: "
+            f"{c['pass']} passed, {c['fail'] + c['error']} failed, {c['skip']} skipped, "
+            f"{c['hung']} hung ({c['on_corio']} ran on a corio loop)",
+            flush=True,
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Runs one module of CPython's ``test.test_asyncio`` on corio's loop (or
+on the stock loop with ``--stock``), each test under a watchdog.
+
+    python runner.py test_locks [--stock] [--exclude NAME ...] [--timeout 30]
+
+Prints one line per test, ``RESULT <status> <test id>``, where status is
+``pass``, ``fail``, ``error`` or ``skip``, and ``START <test id>`` before
+each test, so that a hang (the watchdog kills the process after
+``--timeout`` seconds) names its test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import faulthandler
+import importlib
+import sys
+import unittest
+
+
+def use_corio() -> None:
+    """asyncio's default policy becomes corio's, also after a test resets
+    it with ``set_event_loop_policy(None)``."""
+    import corio
+
+    asyncio.DefaultEventLoopPolicy = corio.EventLoopPolicy  # type: ignore[misc]
+    asyncio.events.DefaultEventLoopPolicy = corio.EventLoopPolicy  # type: ignore[attr-defined]
+    asyncio.set_event_loop_policy(corio.EventLoopPolicy())
+    # Count the corio loops the tests create (to tell which ran on corio).
+    original_init = corio.Loop.__init__
+
+    def counting_init(self: corio.Loop) -> None:
+        Result.corio_loops += 1
+        original_init(self)
+
+    corio.Loop.__init__ = counting_init  # type: ignore[method-assign]
+
+
+class Result(unittest.TextTestResult):
+    """Reports each test on its own line, and re-arms the watchdog."""
+
+    timeout = 30.0
+    corio_loops = 0
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        print(f"START {test.id()}", flush=True)
+        self._loops_before = Result.corio_loops
+        faulthandler.dump_traceback_later(self.timeout, exit=True)
+        super().startTest(test)
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        faulthandler.cancel_dump_traceback_later()
+        super().stopTest(test)
+
+    def _report(self, status: str, test: unittest.TestCase) -> None:
+        # Whether this test made a corio loop (its own or through the policy).
+        on_corio = "corio" if Result.corio_loops > self._loops_before else "other"
+        print(f"RESULT {status} {on_corio} {test.id()}", flush=True)
+
+    def addSuccess(self, test):  # type: ignore[no-untyped-def]
+        super().addSuccess(test)
+        self._report("pass", test)
+
+    def addFailure(self, test, err):  # type: ignore[no-untyped-def]
+        super().addFailure(test, err)
+        self._report("fail", test)
+
+    def addError(self, test, err):  # type: ignore[no-untyped-def]
+        super().addError(test, err)
+        self._report("error", test)
+
+    def addSkip(self, test, reason):  # type: ignore[no-untyped-def]
+        super().addSkip(test, reason)
+        self._report("skip", test)
+
+    def addExpectedFailure(self, test, err):  # type: ignore[no-untyped-def]
+        super().addExpectedFailure(test, err)
+        self._report("pass", test)
+
+    def addUnexpectedSuccess(self, test):  # type: ignore[no-untyped-def]
+        super().addUnexpectedSuccess(test)
+        self._report("fail", test)
+
+
+def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+    tests: list[unittest.TestCase] = []
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            tests.extend(flatten(item))
+        else:
+            tests.append(item)
+    return tests
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("module")
+    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--timeout", type=float, default=30.0)
+    args = parser.parse_args()
+    if not args.stock:
+        use_corio()
+    Result.timeout = args.timeout
+    module = importlib.import_module(f"test.test_asyncio.{args.module}")
+    suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+    tests = [t for t in flatten(suite) if t.id() not in set(args.exclude)]
+    runner = unittest.TextTestRunner(stream=sys.stderr, resultclass=Result, verbosity=0)
+    runner.run(unittest.TestSuite(tests))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""``corio.Loop``: asyncio's event loop over corio's Rust core.
+
+The ready queue, the timers, the readiness watches and the wait live in
+Rust (``_corio.CoreLoop``); asyncio's ``BaseEventLoop`` supplies the rest of
+the API (tasks, futures, the exception handler, executors, name
+resolution, async generators) unchanged. asyncio's own ``Handle`` and
+``TimerHandle`` objects are what the Rust queue holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import threading
+from asyncio import events
+from typing import Any, Callable
+
+from . import _corio
+
+
+def _fd_of(fileobj: Any) -> int:
+    return selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
+
+
+class Loop(asyncio.BaseEventLoop):
+    """An asyncio event loop whose core is corio's Rust loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._core = _corio.CoreLoop()
+        self._remote = self._core.remote()
+
+    # -- the clock and scheduling ------------------------------------
+
+    def time(self) -> float:
+        return _corio.CoreLoop.time()
+
+    def _call_soon(self, callback: Callable[..., Any], args: Any, context: Any) -> events.Handle:
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._core.call_soon(handle)
+        return handle
+
+    def call_at(
+        self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None
+    ) -> events.TimerHandle:
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, "call_at")
+        timer = events.TimerHandle(when, callback, args, self, context)
+        if timer._source_traceback:
+            del timer._source_traceback[-1]
+        self._core.call_at(when, timer)
+        timer._scheduled = True
+        return timer
+
+    def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:
+        if not self._closed and not (self.is_running() and threading.get_ident() != self._thread_id):
+            self._core.cancel_timer(handle)
+
+    def call_soon_threadsafe(
+        self, callback: Callable[..., Any], *args: Any, context: Any = None
+    ) -> events.Handle:
+        self._check_closed()
+        if self._debug:
+            self._check_callback(callback, "call_soon_threadsafe")
+        handle = events.Handle(callback, args, self, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        self._remote.call_soon(handle)
+        return handle
+
+    def _write_to_self(self) -> None:
+        self._remote.wake()
+
+    def _run_once(self) -> None:
+        self._core.run_once(self._stopping)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self.is_running() and threading.get_ident() != self._thread_id:
+            self._write_to_self()
+
+    def close(self) -> None:
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self.is_closed():
+            return
+        super().close()
+        self._core.close()
+
+    # -- file descriptors (level-triggered, as asyncio's selectors) ---
+
+    def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._check_closed()
+        handle = events.Handle(callback, args, self, None)
+        self._core.add_reader(_fd_of(fd), handle)
+
+    def remove_reader(self, fd: Any) -> bool:
+        if self.is_closed():
+            return False
+        return self._core.remove_reader(_fd_of(fd))
+
+    def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._check_closed()
+        handle = events.Handle(callback, args, self, None)
+        self._core.add_writer(_fd_of(fd), handle)
+
+    def remove_writer(self, fd: Any) -> bool:
+        if self.is_closed():
+            return False
+        return self._core.remove_writer(_fd_of(fd))

@@ -1,0 +1,60 @@
+//! Releasing the GIL around the loop's blocking wait, and running Python's
+//! signal handlers when a signal interrupted it.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use corio::runtime::WaitHooks;
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+thread_local! {
+    /// The thread state saved while the GIL is released for a wait.
+    static SAVED: Cell<*mut ffi::PyThreadState> = const { Cell::new(std::ptr::null_mut()) };
+    /// An exception raised by a signal handler during the wait (Ctrl-C's
+    /// `KeyboardInterrupt`), for the loop to raise once the iteration ends.
+    pub(crate) static PENDING: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// Releases the GIL while the loop thread sleeps in `epoll_wait`.
+pub(crate) struct ReleaseGil;
+
+impl WaitHooks for ReleaseGil {
+    fn before_wait(&self, _timeout: Option<Duration>) {
+        // SAFETY: the loop thread holds the GIL here (the loop runs only
+        // from Python calls); PyEval_SaveThread releases it and returns the
+        // thread state, which `after_wait` restores on this same thread.
+        let state = unsafe { ffi::PyEval_SaveThread() };
+        SAVED.with(|s| s.set(state));
+    }
+
+    fn after_wait(&self, interrupted: bool) {
+        let state = SAVED.with(|s| s.replace(std::ptr::null_mut()));
+        if !state.is_null() {
+            // SAFETY: `state` came from PyEval_SaveThread on this thread in
+            // `before_wait`; restoring it retakes the GIL.
+            unsafe { ffi::PyEval_RestoreThread(state) };
+        }
+        if interrupted {
+            Python::attach(|py| {
+                if let Err(e) = py.check_signals() {
+                    PENDING.with(|p| {
+                        p.borrow_mut().get_or_insert(e);
+                    });
+                }
+            });
+        }
+    }
+}
+
+/// Takes the exception a signal handler or a callback left for the loop.
+pub(crate) fn take_pending() -> Option<PyErr> {
+    PENDING.with(|p| p.borrow_mut().take())
+}
+
+/// Leaves `err` for the loop to raise after this iteration (the first wins).
+pub(crate) fn set_pending(err: PyErr) {
+    PENDING.with(|p| {
+        p.borrow_mut().get_or_insert(err);
+    });
+}

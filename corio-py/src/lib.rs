@@ -1,0 +1,23 @@
+//! The extension module `corio._corio`: corio's Rust loop for Python.
+//!
+//! [`CoreLoop`] is the part of `corio.Loop` that lives in Rust: the ready
+//! queue, the timers, the readiness watches and the wait itself. Python
+//! handles (asyncio's own `Handle` / `TimerHandle`) go on corio's ready
+//! queue as they are ([`handle_runnable`]); the GIL is released only
+//! around the blocking wait ([`gil`]).
+
+mod core_loop;
+mod gil;
+mod handle_runnable;
+mod owned;
+mod threadsafe;
+
+use pyo3::prelude::*;
+
+/// The module `corio._corio`.
+#[pymodule]
+fn _corio(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<core_loop::CoreLoop>()?;
+    m.add_class::<threadsafe::RemoteLoop>()?;
+    Ok(())
+}

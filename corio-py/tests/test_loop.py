@@ -1,0 +1,318 @@
+"""corio.Loop against asyncio's documented semantics, on real sockets,
+threads and child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import corio
+
+
+@pytest.fixture
+def loop():
+    lp = corio.new_event_loop()
+    yield lp
+    lp.close()
+
+
+def test_the_loop_is_corios_and_an_abstract_event_loop(loop):
+    assert isinstance(loop, asyncio.AbstractEventLoop)
+
+    async def main():
+        return asyncio.get_running_loop()
+
+    assert loop.run_until_complete(main()) is loop
+
+
+def test_call_soon_runs_in_fifo_order_and_cancel_works(loop):
+    seen = []
+    loop.call_soon(seen.append, 1)
+    h = loop.call_soon(seen.append, 2)
+    loop.call_soon(seen.append, 3)
+    h.cancel()
+    assert h.cancelled()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [1, 3]
+
+
+def test_call_at_orders_by_exact_deadline_fifo_on_ties(loop):
+    seen = []
+    base = loop.time() + 0.02
+    for label, offset in [("a", 0.0007), ("b", 0.0002), ("c", 0.0007), ("d", 0.0)]:
+        h = loop.call_at(base + offset, seen.append, label)
+        assert h.when() == base + offset
+    loop.call_at(base + 0.01, loop.stop)
+    loop.run_forever()
+    assert seen == ["d", "b", "a", "c"]
+
+
+def test_time_is_time_monotonic(loop):
+    before = time.monotonic()
+    now = loop.time()
+    after = time.monotonic()
+    assert before <= now <= after
+
+
+def test_a_timer_never_fires_early(loop):
+    fired = []
+    start = loop.time()
+    loop.call_later(0.05, lambda: fired.append(loop.time()))
+    loop.call_later(0.08, loop.stop)
+    loop.run_forever()
+    assert fired and fired[0] - start >= 0.05
+
+
+def test_cancelled_timers_do_not_run(loop):
+    seen = []
+    handles = [loop.call_later(0.01, seen.append, i) for i in range(100)]
+    for h in handles[::2]:
+        h.cancel()
+    loop.call_later(0.05, loop.stop)
+    loop.run_forever()
+    assert seen == list(range(1, 100, 2))
+
+
+def test_stop_before_run_forever_runs_one_iteration(loop):
+    seen = []
+    loop.call_soon(seen.append, 1)
+    loop.call_soon(lambda: loop.call_soon(seen.append, 2))
+    loop.stop()
+    started = time.monotonic()
+    loop.run_forever()
+    assert time.monotonic() - started < 5
+    assert seen == [1]
+
+
+def test_call_soon_threadsafe_wakes_an_idle_loop(loop):
+    fut = loop.create_future()
+
+    def other_thread():
+        time.sleep(0.05)
+        loop.call_soon_threadsafe(fut.set_result, "woken")
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    started = time.monotonic()
+    assert loop.run_until_complete(asyncio.wait_for(fut, 10)) == "woken"
+    assert time.monotonic() - started < 5
+    t.join()
+
+
+def test_a_raising_callback_goes_to_the_exception_handler_and_the_loop_goes_on(loop):
+    contexts = []
+    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+    seen = []
+
+    def boom():
+        raise ValueError("boom")
+
+    loop.call_soon(boom)
+    loop.call_soon(seen.append, "after")
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ["after"]
+    assert isinstance(contexts[0]["exception"], ValueError)
+
+
+def test_keyboard_interrupt_in_a_callback_stops_the_loop_and_propagates(loop):
+    def interrupt():
+        raise KeyboardInterrupt
+
+    loop.call_soon(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_forever()
+    assert not loop.is_running()
+    # The loop can run again afterwards.
+    assert loop.run_until_complete(asyncio.sleep(0, result=5)) == 5
+
+
+def test_misuse_gets_asyncios_errors(loop):
+    async def nested():
+        with pytest.raises(RuntimeError):
+            loop.run_until_complete(asyncio.sleep(0))
+
+    loop.run_until_complete(nested())
+    loop.close()
+    with pytest.raises(RuntimeError):
+        loop.call_soon(print)
+    with pytest.raises(RuntimeError):
+        loop.run_until_complete(asyncio.sleep(0))
+    loop.close()  # twice is fine
+
+
+def test_tasks_futures_and_executors(loop):
+    async def main():
+        task = asyncio.create_task(asyncio.sleep(0.01, result="task"), name="named")
+        assert task.get_name() == "named"
+        fut = loop.create_future()
+        loop.call_later(0.01, fut.set_result, "future")
+        in_thread = await loop.run_in_executor(None, lambda: threading.get_ident())
+        assert in_thread != threading.get_ident()
+        return await asyncio.gather(task, fut)
+
+    assert loop.run_until_complete(main()) == ["task", "future"]
+
+
+def test_add_reader_is_level_triggered_and_remove_reader_stops_it(loop):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    calls = []
+
+    def on_readable():
+        calls.append(1)
+        if len(calls) == 3:  # data never read: reported again each time
+            assert loop.remove_reader(b)
+            loop.call_later(0.05, loop.stop)
+
+    loop.add_reader(b, on_readable)
+    a.send(b"x")
+    loop.run_forever()
+    assert len(calls) == 3
+    assert not loop.remove_reader(b)
+    a.close()
+    b.close()
+
+
+def test_add_writer_and_remove_writer(loop):
+    a, b = socket.socketpair()
+    fut = loop.create_future()
+    loop.add_writer(a, lambda: fut.done() or fut.set_result("writable"))
+    assert loop.run_until_complete(asyncio.wait_for(fut, 5)) == "writable"
+    assert loop.remove_writer(a)
+    a.close()
+    b.close()
+
+
+def test_getaddrinfo_runs_off_the_loop_thread(loop):
+    infos = loop.run_until_complete(loop.getaddrinfo("127.0.0.1", 80, type=socket.SOCK_STREAM))
+    assert infos[0][4] == ("127.0.0.1", 80)
+
+
+def test_corio_run_and_install():
+    async def main():
+        return type(asyncio.get_running_loop())
+
+    assert corio.run(main()) is corio.Loop
+    old = asyncio.get_event_loop_policy()
+    corio.install()
+    try:
+        assert asyncio.run(main()) is corio.Loop
+    finally:
+        asyncio.set_event_loop_policy(old)
+
+
+def test_handles_and_loops_collected_on_another_thread_do_not_crash():
+    loops = [corio.new_event_loop() for _ in range(20)]
+    handles = [lp.call_later(100, print) for lp in loops]
+    for lp in loops:
+        lp.close()
+
+    def collect():
+        nonlocal loops, handles
+        del loops, handles
+        gc.collect()
+
+    t = threading.Thread(target=collect)
+    t.start()
+    t.join()
+    gc.collect()
+
+
+def test_ctrl_c_stops_corio_run_with_keyboard_interrupt():
+    code = textwrap.dedent(
+        """
+        import asyncio, corio, os, signal, sys
+        async def main():
+            asyncio.get_running_loop().call_later(0.2, os.kill, os.getpid(), signal.SIGINT)
+            await asyncio.sleep(30)
+        try:
+            corio.run(main())
+        except KeyboardInterrupt:
+            print("interrupted")
+            sys.exit(0)
+        sys.exit(1)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "interrupted" in out.stdout
+
+
+def test_a_forked_child_can_run_a_corio_loop():
+    import multiprocessing
+
+    async def work():
+        await asyncio.sleep(0.01)
+        return os.getpid()
+
+    # Use corio in the parent first: its threads and global state must not
+    # trouble the child.
+    assert corio.run(work()) == os.getpid()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child_pid = pool.apply(_run_in_child)
+    assert child_pid != os.getpid()
+
+
+def _run_in_child():
+    async def work():
+        await asyncio.sleep(0.01)
+        return os.getpid()
+
+    return corio.run(work())
+
+
+def test_sigint_default_handler_untouched_after_run():
+    async def main():
+        await asyncio.sleep(0)
+
+    corio.run(main())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_loop_made_in_one_thread_runs_in_another():
+    loop = corio.new_event_loop()
+    result = []
+
+    def run():
+        result.append(loop.run_until_complete(asyncio.sleep(0.01, result="ran")))
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    assert result == ["ran"]
+    assert loop.run_until_complete(asyncio.sleep(0, result="back")) == "back"
+    loop.close()
+
+
+def test_other_threads_get_runtime_error_while_the_loop_runs(loop):
+    errors = []
+    started = threading.Event()
+
+    def other():
+        started.wait()
+        try:
+            loop.call_soon(print)
+        except RuntimeError as e:
+            errors.append(e)
+        loop.call_soon_threadsafe(loop.stop)
+
+    t = threading.Thread(target=other)
+    t.start()
+    loop.call_soon(started.set)
+    loop.run_forever()
+    t.join()
+    assert len(errors) == 1
