@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +46,7 @@ def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
             cmd += ["--exclude", name]
         proc = subprocess.run(
             cmd,
+            check=False,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -69,7 +69,10 @@ def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
             results[started] = "hung"
             continue
         break
-    counts = {s: sum(1 for v in results.values() if v == s) for s in ("pass", "fail", "error", "skip", "hung")}
+    counts = {
+        s: sum(1 for v in results.values() if v == s)
+        for s in ("pass", "fail", "error", "skip", "hung")
+    }
     counts["on_corio"] = len(on_corio)
     return {"counts": counts, "tests": results}
 

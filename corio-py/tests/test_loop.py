@@ -14,9 +14,8 @@ import textwrap
 import threading
 import time
 
-import pytest
-
 import corio
+import pytest
 
 
 @pytest.fixture
@@ -246,7 +245,9 @@ def test_ctrl_c_stops_corio_run_with_keyboard_interrupt():
         sys.exit(1)
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "interrupted" in out.stdout
 
@@ -316,3 +317,24 @@ def test_other_threads_get_runtime_error_while_the_loop_runs(loop):
     loop.run_forever()
     t.join()
     assert len(errors) == 1
+
+
+def test_the_package_docstring_example_runs():
+    import doctest
+
+    failures, tried = doctest.testmod(corio, verbose=False)
+    assert tried > 0 and failures == 0
+
+
+def test_the_readme_example_runs():
+    async def main():
+        await asyncio.sleep(0.1)
+        return "done"
+
+    assert corio.run(main()) == "done"
+    old = asyncio.get_event_loop_policy()
+    corio.install()
+    try:
+        assert asyncio.run(main()) == "done"
+    finally:
+        asyncio.set_event_loop_policy(old)

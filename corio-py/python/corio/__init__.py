@@ -1,14 +1,13 @@
 """corio: an asyncio event loop whose core is corio's Rust loop.
 
-One line switches a program to it::
+One line switches a program to it:
 
-    import asyncio, corio
-
-    async def main():
-        await asyncio.sleep(0.01)
-        return "done"
-
-    assert corio.run(main()) == "done"
+>>> import asyncio, corio
+>>> async def main():
+...     await asyncio.sleep(0.01)
+...     return "done"
+>>> corio.run(main())
+'done'
 
 Callbacks, timers and tasks run on the same ready queue as corio's Rust
 tasks; asyncio's own ``Future`` and ``Task`` (its C implementation) are used
@@ -19,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Callable, Coroutine, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from ._loop import Loop
 

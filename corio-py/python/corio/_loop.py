@@ -13,7 +13,8 @@ import asyncio
 import selectors
 import threading
 from asyncio import events
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import _corio
 
@@ -59,7 +60,9 @@ class Loop(asyncio.BaseEventLoop):
         return timer
 
     def _timer_handle_cancelled(self, handle: events.TimerHandle) -> None:
-        if not self._closed and not (self.is_running() and threading.get_ident() != self._thread_id):
+        if not self._closed and not (
+            self.is_running() and threading.get_ident() != self._thread_id
+        ):
             self._core.cancel_timer(handle)
 
     def call_soon_threadsafe(

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The Python front on every supported CPython: build the extension into a
+# fresh virtual environment per version, run its pytest tests, then CPython's
+# own asyncio tests on corio's loop, held to the stock loop's pass list.
+#
+#   scripts/test-python.sh            # 3.10, 3.11, 3.12, 3.13
+#   scripts/test-python.sh 3.11       # one version (the fast subset)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+versions=("$@")
+[ ${#versions[@]} -eq 0 ] && versions=(3.10 3.11 3.12 3.13)
+root=$(pwd)
+for v in "${versions[@]}"; do
+    py=$(ls -d "$HOME"/.pyenv/versions/"$v".*/bin/python3 2>/dev/null | sort -V | tail -1 || true)
+    if [ -z "$py" ]; then
+        echo "error: CPython $v is not installed (pyenv install $v); corio's Python front is tested on 3.10-3.13" >&2
+        exit 1
+    fi
+    venv="$root/target/py-venvs/$v"
+    if [ ! -x "$venv/bin/python" ]; then
+        "$py" -m venv "$venv"
+        "$venv/bin/pip" install -q --upgrade pip
+    fi
+    # uvloop is deliberately absent: libraries would prefer it to corio.
+    "$venv/bin/pip" install -q "maturin>=1.5,<2" pytest
+    (cd corio-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q)
+    echo "== Python $v: pytest"
+    (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/corio-py/tests")
+    echo "== Python $v: CPython's test_asyncio on corio"
+    out="$root/target/conformance-$v.json"
+    (cd "$root/target" && "$venv/bin/python" "$root/corio-py/conformance/run.py" --json "$out")
+    "$venv/bin/python" corio-py/conformance/compare.py "$out" "corio-py/conformance/expected/stock-$v.json"
+done

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# All tests: the Rust workspace, then the Python front on CPython 3.10-3.13
+# (pytest and CPython's asyncio conformance modules).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --all-features
+scripts/test-python.sh
