@@ -10,7 +10,10 @@ Prints per module: passed, failed (failures + errors), skipped, hung.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +36,11 @@ MODULES = [
     "test_pep492",
 ]
 
+# Run and reported, not yet held to the stock loop's pass list: their
+# transport, server, subprocess and SSL tests need part 2 of the Python
+# front.
+REPORTED = ["test_events", "test_sock_lowlevel"]
+
 
 def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
     results: dict[str, str] = {}
@@ -44,16 +52,25 @@ def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
             cmd.append("--stock")
         for name in hung:
             cmd += ["--exclude", name]
-        proc = subprocess.run(
+        # Its own process group, so that a child a test forked and left
+        # behind cannot keep the module's run (or its pipe) alive.
+        proc = subprocess.Popen(
             cmd,
-            check=False,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            timeout=timeout * 40,
+            start_new_session=True,
         )
+        try:
+            stdout, _ = proc.communicate(timeout=timeout * 20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, _ = proc.communicate()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         started = None
-        for line in proc.stdout.splitlines():
+        for line in stdout.splitlines():
             kind, _, rest = line.partition(" ")
             if kind == "START":
                 started = rest
@@ -81,12 +98,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stock", action="store_true")
     parser.add_argument("--modules", default=",".join(MODULES))
+    parser.add_argument("--reported", action="store_true", help="the modules not yet gated")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--json")
     args = parser.parse_args()
     report = {}
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for module in args.modules.split(","):
+    modules = REPORTED if args.reported else args.modules.split(",")
+    for module in modules:
         try:
             __import__(f"test.test_asyncio.{module}")
         except ImportError:

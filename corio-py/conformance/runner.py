@@ -83,6 +83,31 @@ class Result(unittest.TextTestResult):
         self._report("fail", test)
 
 
+# Modules whose tests take their loop from a factory method: their mixin
+# runs once more, as class ``LoopTests``, on the loop under test (corio's,
+# or with --stock asyncio's selector loop, so that test ids match).
+FACTORY_MIXINS = {
+    "test_events": "EventLoopTestsMixin",
+    "test_sock_lowlevel": "BaseSockTestsMixin",
+}
+
+
+def factory_tests(module: object, name: str, stock: bool) -> list[unittest.TestCase]:
+    mixin = getattr(module, FACTORY_MIXINS[name])
+    from test.test_asyncio import utils as test_utils
+
+    def create_event_loop(self: object) -> asyncio.AbstractEventLoop:
+        if stock:
+            return asyncio.SelectorEventLoop()
+        import corio
+
+        return corio.Loop()
+
+    cls = type("LoopTests", (mixin, test_utils.TestCase), {"create_event_loop": create_event_loop})
+    cls.__module__ = module.__name__  # type: ignore[attr-defined]
+    return flatten(unittest.defaultTestLoader.loadTestsFromTestCase(cls))
+
+
 def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
     tests: list[unittest.TestCase] = []
     for item in suite:
@@ -105,7 +130,15 @@ def main() -> int:
     Result.timeout = args.timeout
     module = importlib.import_module(f"test.test_asyncio.{args.module}")
     suite = unittest.defaultTestLoader.loadTestsFromModule(module)
-    tests = [t for t in flatten(suite) if t.id() not in set(args.exclude)]
+    tests = flatten(suite)
+    if args.module in FACTORY_MIXINS:
+        # The module's own loop-specific classes run asyncio's loops: only
+        # the mixin's tests on the loop under test, and the module's other
+        # (loop-independent) classes, run.
+        mixin = getattr(module, FACTORY_MIXINS[args.module])
+        tests = [t for t in tests if not isinstance(t, mixin)]
+        tests += factory_tests(module, args.module, args.stock)
+    tests = [t for t in tests if t.id() not in set(args.exclude)]
     runner = unittest.TextTestRunner(stream=sys.stderr, resultclass=Result, verbosity=0)
     runner.run(unittest.TestSuite(tests))
     return 0

@@ -338,3 +338,96 @@ def test_the_readme_example_runs():
         assert asyncio.run(main()) == "done"
     finally:
         asyncio.set_event_loop_policy(old)
+
+
+def test_sock_coroutines_on_real_sockets(loop):
+    async def main():
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        client = socket.socket()
+        client.setblocking(False)
+        accept = asyncio.ensure_future(loop.sock_accept(listener))
+        await loop.sock_connect(client, listener.getsockname())
+        server, _ = await accept
+        payload = bytes(range(256)) * 8192  # 2 MiB: sendall must wait
+        sender = asyncio.ensure_future(loop.sock_sendall(client, payload))
+        got = bytearray()
+        while len(got) < len(payload):
+            chunk = await loop.sock_recv(server, 65536)
+            assert chunk
+            got += chunk
+        await sender
+        assert bytes(got) == payload
+        buf = bytearray(4)
+        await loop.sock_sendall(server, b"pong")
+        assert await loop.sock_recv_into(client, buf) == 4 and buf == b"pong"
+        with pytest.raises(ValueError):
+            await loop.sock_recv(socket.socket(), 1)  # blocking socket
+        for s in (listener, client, server):
+            s.close()
+        udp_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp_b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for s in (udp_a, udp_b):
+            s.setblocking(False)
+            s.bind(("127.0.0.1", 0))
+        await loop.sock_sendto(udp_a, b"datagram", udp_b.getsockname())
+        data, addr = await loop.sock_recvfrom(udp_b, 100)
+        assert data == b"datagram" and addr == udp_a.getsockname()
+        udp_a.close()
+        udp_b.close()
+
+    loop.run_until_complete(asyncio.wait_for(main(), 30))
+
+
+def test_sock_connect_refused_is_an_error(loop):
+    async def main():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there now
+        client = socket.socket()
+        client.setblocking(False)
+        with pytest.raises(ConnectionRefusedError):
+            await loop.sock_connect(client, ("127.0.0.1", port))
+        client.close()
+
+    loop.run_until_complete(asyncio.wait_for(main(), 30))
+
+
+def test_signal_handlers_run_on_the_loop(loop):
+    got = loop.create_future()
+    loop.add_signal_handler(signal.SIGUSR1, lambda: got.set_result("usr1"))
+    loop.call_later(0.05, os.kill, os.getpid(), signal.SIGUSR1)
+    assert loop.run_until_complete(asyncio.wait_for(got, 10)) == "usr1"
+    assert loop.remove_signal_handler(signal.SIGUSR1)
+    assert not loop.remove_signal_handler(signal.SIGUSR1)
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+    with pytest.raises(TypeError):
+        loop.add_signal_handler(signal.SIGUSR1, asyncio.sleep)
+
+
+def _child_runs_its_own_corio_loop():
+    loop = corio.new_event_loop()
+    try:
+        return loop.run_until_complete(asyncio.sleep(0, result="child"))
+    finally:
+        loop.close()
+
+
+def test_a_child_forked_from_inside_a_running_loop_can_run_its_own():
+    # ProcessPoolExecutor forks from inside the running loop's callback:
+    # the child must not believe the parent's loop runs on its thread.
+    import concurrent.futures
+    import multiprocessing
+
+    async def main():
+        ctx = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            return await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(pool, _child_runs_its_own_corio_loop),
+                60,
+            )
+
+    assert corio.run(main()) == "child"

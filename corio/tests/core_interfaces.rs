@@ -285,3 +285,23 @@ fn a_watch_dropped_while_the_loop_is_not_running_is_deregistered() {
     let waits = hooks.before.load(Ordering::SeqCst);
     assert!(waits < 20, "{waits} waits in 100 ms: the loop spun");
 }
+
+#[test]
+fn callbacks_from_other_threads_keep_fifo_order_with_local_ones() {
+    // asyncio: a call_soon_threadsafe made before a call_soon runs first.
+    let rt = Runtime::new().unwrap();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = log.clone();
+    let handle = rt.handle();
+    std::thread::spawn(move || {
+        handle
+            .call_soon_threadsafe(move || l.lock().unwrap().push("from thread"))
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    let l = log.clone();
+    rt.call_soon(move || l.lock().unwrap().push("local"));
+    rt.run_once();
+    assert_eq!(*log.lock().unwrap(), ["from thread", "local"]);
+}

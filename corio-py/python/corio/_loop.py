@@ -17,19 +17,22 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _corio
+from ._signals import SignalMixin
+from ._sock import SockMixin
 
 
 def _fd_of(fileobj: Any) -> int:
     return selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
 
 
-class Loop(asyncio.BaseEventLoop):
+class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
     """An asyncio event loop whose core is corio's Rust loop."""
 
     def __init__(self) -> None:
         super().__init__()
         self._core = _corio.CoreLoop()
         self._remote = self._core.remote()
+        self._signal_handlers: dict[int, events.Handle] = {}
 
     # -- the clock and scheduling ------------------------------------
 
@@ -93,6 +96,7 @@ class Loop(asyncio.BaseEventLoop):
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
             return
+        self._remove_all_signal_handlers()
         super().close()
         self._core.close()
 

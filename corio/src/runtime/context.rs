@@ -15,6 +15,23 @@ pub(crate) const NO_LOOP_HELP: &str = "there is no corio loop running on this th
      or a `#[corio::main]` / `#[corio::test]` function (a corio future polled by another \
      runtime, such as tokio, finds no corio loop: run it on corio instead)";
 
+/// In a child forked while a loop ran on the forking thread, no loop runs:
+/// the parent's loop is not the child's to run (Python's `multiprocessing`
+/// forks from inside callbacks). Registered once, when the first loop is
+/// built.
+pub(crate) fn reset_in_forked_children() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn in_child() {
+        let _ = CURRENT.try_with(|c| c.set(ptr::null()));
+    }
+    ONCE.call_once(|| {
+        // SAFETY: registers a child handler that only writes a null pointer
+        // into this thread's thread-local (async-signal-safe in effect: no
+        // allocation, no lock).
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+}
+
 /// Runs `f` with the loop running on this thread, if any.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     let ptr = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());

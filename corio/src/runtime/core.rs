@@ -218,11 +218,22 @@ impl Core {
     }
 
     pub(crate) fn push_callback(&self, callback: Rc<dyn Callback>) {
+        self.take_injected_first();
         self.queue.borrow_mut().push_back(Runnable::Call(callback));
     }
 
     pub(crate) fn push_raw(&self, runnable: RawRunnable) {
+        self.take_injected_first();
         self.queue.borrow_mut().push_back(Runnable::Raw(runnable));
+    }
+
+    /// Callbacks keep one FIFO order across threads (asyncio's single
+    /// deque): what other threads sent before this push goes first.
+    #[inline]
+    fn take_injected_first(&self) {
+        if self.shared.has_injected() {
+            self.drain_injected();
+        }
     }
 
     // ---- hooks -----------------------------------------------------

@@ -205,6 +205,7 @@ impl Builder {
 
     /// Builds the runtime over a given reactor (another backend).
     pub(crate) fn build_on(self, reactor: crate::driver::io::Reactor) -> io::Result<Runtime> {
+        context::reset_in_forked_children();
         let debug = self.debug.then(|| debug::DebugConfig {
             slow_callback_duration: self.slow_callback_duration,
             on_slow_callback: self
