@@ -431,3 +431,87 @@ def test_a_child_forked_from_inside_a_running_loop_can_run_its_own():
             )
 
     assert corio.run(main()) == "child"
+
+
+def test_an_unclosed_loop_warns():
+    import warnings
+
+    lp = corio.new_event_loop()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del lp
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) for w in caught)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager_task_factory is 3.12+")
+def test_eager_task_factory(loop):
+    loop.set_task_factory(asyncio.eager_task_factory)
+    seen = []
+
+    async def body():
+        seen.append("started")
+        return 1
+
+    async def main():
+        task = asyncio.create_task(body())
+        assert seen == ["started"], "ran eagerly, before create_task returned"
+        return await task
+
+    assert loop.run_until_complete(main()) == 1
+
+
+def test_shutdown_asyncgens_and_default_executor(loop):
+    closed = []
+
+    async def gen():
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(True)
+
+    async def main():
+        g = gen()
+        assert await g.__anext__() == 1
+        await loop.run_in_executor(None, time.sleep, 0)
+        return g
+
+    g = loop.run_until_complete(main())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    assert closed == [True]
+    assert loop._default_executor is not None
+    loop.run_until_complete(loop.shutdown_default_executor())
+    del g
+
+
+def test_a_million_callbacks_and_timers_leak_nothing(loop):
+    import resource
+
+    def churn(n):
+        count = 0
+
+        def tick():
+            nonlocal count
+            count += 1
+
+        for _ in range(n // 1000):
+            for _ in range(500):
+                loop.call_soon(tick)
+            for _ in range(250):
+                loop.call_later(0, tick)
+            for _ in range(250):
+                loop.call_later(3600, tick).cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+        return count
+
+    churn(1_000_000)  # warm-up
+    gc.collect()
+    objects = len(gc.get_objects())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    fds = len(os.listdir("/proc/self/fd"))
+    assert churn(1_000_000) >= 750_000
+    gc.collect()
+    assert len(gc.get_objects()) <= objects + 50
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss <= rss * 1.01 + 1024
+    assert len(os.listdir("/proc/self/fd")) == fds
