@@ -1,10 +1,10 @@
 //! The extension module `corio._corio`: corio's Rust loop for Python.
 //!
-//! [`CoreLoop`] is the part of `corio.Loop` that lives in Rust: the ready
+//! `CoreLoop` is the part of `corio.Loop` that lives in Rust: the ready
 //! queue, the timers, the readiness watches and the wait itself. Python
 //! handles (asyncio's own `Handle` / `TimerHandle`) go on corio's ready
-//! queue as they are ([`handle_runnable`]); the GIL is released only
-//! around the blocking wait ([`gil`]).
+//! queue as they are (module `handle_runnable`); the GIL is released only
+//! around the blocking wait (module `gil`).
 
 mod core_loop;
 mod gil;
