@@ -34,12 +34,10 @@ MODULES = [
     "test_threads",
     "test_runners",
     "test_pep492",
+    # Their transport tests wait for part 2 (expected/part2.txt).
+    "test_events",
+    "test_sock_lowlevel",
 ]
-
-# Run and reported, not yet held to the stock loop's pass list: their
-# transport, server, subprocess and SSL tests need part 2 of the Python
-# front.
-REPORTED = ["test_events", "test_sock_lowlevel"]
 
 
 def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
@@ -98,14 +96,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stock", action="store_true")
     parser.add_argument("--modules", default=",".join(MODULES))
-    parser.add_argument("--reported", action="store_true", help="the modules not yet gated")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--json")
     args = parser.parse_args()
     report = {}
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    modules = REPORTED if args.reported else args.modules.split(",")
-    for module in modules:
+    for module in args.modules.split(","):
         try:
             __import__(f"test.test_asyncio.{module}")
         except ImportError:

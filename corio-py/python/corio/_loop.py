@@ -103,9 +103,14 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
     # -- file descriptors (level-triggered, as asyncio's selectors) ---
 
     def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._add_reader(fd, callback, *args)
+
+    def _add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> events.Handle:
+        """``add_reader``, returning the handle (cancelled if replaced)."""
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
         self._core.add_reader(_fd_of(fd), handle)
+        return handle
 
     def remove_reader(self, fd: Any) -> bool:
         if self.is_closed():
@@ -113,9 +118,14 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
         return self._core.remove_reader(_fd_of(fd))
 
     def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._add_writer(fd, callback, *args)
+
+    def _add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> events.Handle:
+        """``add_writer``, returning the handle (cancelled if replaced)."""
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
         self._core.add_writer(_fd_of(fd), handle)
+        return handle
 
     def remove_writer(self, fd: Any) -> bool:
         if self.is_closed():

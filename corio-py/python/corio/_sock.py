@@ -20,8 +20,8 @@ class SockMixin:
     """The ``sock_*`` methods of ``corio.Loop``."""
 
     # Provided by the loop.
-    add_reader: Callable[..., None]
-    add_writer: Callable[..., None]
+    _add_reader: Callable[..., asyncio.Handle]
+    _add_writer: Callable[..., asyncio.Handle]
     remove_reader: Callable[[Any], bool]
     remove_writer: Callable[[Any], bool]
     create_future: Callable[[], asyncio.Future[Any]]
@@ -45,17 +45,17 @@ class SockMixin:
             else:
                 fut.set_result(result)
 
-        if write:
-            self.add_writer(fd, on_ready)
-        else:
-            self.add_reader(fd, on_ready)
+        handle = self._add_writer(fd, on_ready) if write else self._add_reader(fd, on_ready)
         try:
             return await fut
         finally:
-            if write:
-                self.remove_writer(fd)
-            else:
-                self.remove_reader(fd)
+            # A wait cancelled after another one took the descriptor over
+            # (its handle was cancelled then) must not remove the new one.
+            if not handle.cancelled():
+                if write:
+                    self.remove_writer(fd)
+                else:
+                    self.remove_reader(fd)
 
     async def _sock_io(self, sock: socket.socket, write: bool, attempt: Callable[[], Any]) -> Any:
         _check_nonblocking(sock)
@@ -102,8 +102,10 @@ class SockMixin:
     async def sock_connect(self, sock: socket.socket, address: Any) -> None:
         _check_nonblocking(sock)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
-            infos = await self.getaddrinfo(  # type: ignore[attr-defined]
-                *address[:2], family=sock.family, type=sock.type, proto=sock.proto
+            # asyncio's resolver: an IP literal resolves without a trip to
+            # the executor, so the connect starts at once.
+            infos = await self._ensure_resolved(  # type: ignore[attr-defined]
+                address, family=sock.family, type=sock.type, proto=sock.proto, loop=self
             )
             address = infos[0][4]
         try:
