@@ -18,7 +18,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::gil::{take_pending, ReleaseGil};
-use crate::handle_runnable::{forget_timer, remember_timer, runnable, timer_runnable};
+use crate::handle_runnable::{debug_scope, forget_timer, remember_timer, runnable, timer_runnable};
 use crate::owned::ThreadBound;
 use crate::threadsafe::RemoteLoop;
 
@@ -213,9 +213,11 @@ impl CoreLoop {
     /// One iteration: poll (not waiting if `nowait`), fire due timers, run
     /// what was ready. Raises what a callback or signal handler raised
     /// that must stop the loop (`KeyboardInterrupt`, `SystemExit`).
-    fn run_once(&self, nowait: bool) -> PyResult<()> {
+    #[pyo3(signature = (nowait, debug = false))]
+    fn run_once(&self, nowait: bool, debug: bool) -> PyResult<()> {
         let rt = self.inner.get()?.rt()?;
         let _busy = self.inner.enter_busy()?;
+        let _debug = debug_scope(debug);
         if nowait {
             rt.run_once_nowait();
         } else {

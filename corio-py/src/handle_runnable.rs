@@ -79,12 +79,38 @@ unsafe fn run_handle(data: *const ()) {
     });
 }
 
+thread_local! {
+    /// Set while a loop in debug mode runs an iteration on this thread.
+    static DEBUG: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Restores the debug flag an iteration replaced.
+pub(crate) struct DebugScope(bool);
+
+impl Drop for DebugScope {
+    fn drop(&mut self) {
+        DEBUG.with(|d| d.set(self.0));
+    }
+}
+
+/// Runs handles in debug mode (timed, slow ones reported by the loop)
+/// while the returned guard lives.
+pub(crate) fn debug_scope(debug: bool) -> DebugScope {
+    DebugScope(DEBUG.with(|d| d.replace(debug)))
+}
+
 fn run(py: Python<'_>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
-    let _ = py;
     if handle
         .getattr(pyo3::intern!(py, "_cancelled"))?
         .is_truthy()?
     {
+        return Ok(());
+    }
+    if DEBUG.with(|d| d.get()) {
+        // asyncio's debug mode: the loop times the callback and warns when
+        // it ran longer than `slow_callback_duration`.
+        let the_loop = handle.getattr(pyo3::intern!(py, "_loop"))?;
+        the_loop.call_method1(pyo3::intern!(py, "_run_handle_debug"), (handle,))?;
         return Ok(());
     }
     handle.call_method0(pyo3::intern!(py, "_run"))?;

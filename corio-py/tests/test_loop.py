@@ -515,3 +515,13 @@ def test_a_million_callbacks_and_timers_leak_nothing(loop):
     assert len(gc.get_objects()) <= objects + 50
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss <= rss * 1.01 + 1024
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_debug_mode_warns_about_a_slow_callback(loop, caplog):
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.05
+    loop.call_soon(time.sleep, 0.1)
+    loop.call_soon(loop.stop)
+    with caplog.at_level("WARNING", logger="asyncio"):
+        loop.run_forever()
+    assert any("took" in r.getMessage() and "sleep" in r.getMessage() for r in caplog.records)

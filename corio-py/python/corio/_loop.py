@@ -13,6 +13,8 @@ import asyncio
 import selectors
 import threading
 from asyncio import events
+from asyncio.base_events import _format_handle  # type: ignore[attr-defined]
+from asyncio.log import logger
 from collections.abc import Callable
 from typing import Any
 
@@ -84,7 +86,19 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
         self._remote.wake()
 
     def _run_once(self) -> None:
-        self._core.run_once(self._stopping)
+        self._core.run_once(self._stopping, self._debug)
+
+    def _run_handle_debug(self, handle: events.Handle) -> None:
+        """asyncio's debug-mode step: time the callback, warn when slow."""
+        try:
+            self._current_handle = handle
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
+        finally:
+            self._current_handle = None
 
     def stop(self) -> None:
         self._stopping = True
