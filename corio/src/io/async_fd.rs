@@ -104,26 +104,26 @@ impl<T: AsFd> Async<T> {
 
     /// A stream read into a buffer of `len` bytes from `&self` (a short
     /// read clears readiness); concurrent readers each get woken.
-    pub(crate) async fn read_len(
-        &self,
+    pub(crate) fn read_len<'a>(
+        &'a self,
         len: usize,
-        mut op: impl FnMut(&T) -> io::Result<usize>,
-    ) -> io::Result<usize> {
+        mut op: impl FnMut(&T) -> io::Result<usize> + 'a,
+    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
         let io = self.get_ref();
         let mut waiter = self.registration.waiter(Direction::Read);
-        std::future::poll_fn(|cx| waiter.poll_io_len(cx, len, || op(io))).await
+        std::future::poll_fn(move |cx| waiter.poll_io_len(cx, len, || op(io)))
     }
 
     /// A stream write of `len` bytes from `&self` (a short write clears
     /// readiness); concurrent writers each get woken.
-    pub(crate) async fn write_len(
-        &self,
+    pub(crate) fn write_len<'a>(
+        &'a self,
         len: usize,
-        mut op: impl FnMut(&T) -> io::Result<usize>,
-    ) -> io::Result<usize> {
+        mut op: impl FnMut(&T) -> io::Result<usize> + 'a,
+    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
         let io = self.get_ref();
         let mut waiter = self.registration.waiter(Direction::Write);
-        std::future::poll_fn(|cx| waiter.poll_io_len(cx, len, || op(io))).await
+        std::future::poll_fn(move |cx| waiter.poll_io_len(cx, len, || op(io)))
     }
 
     /// Polls the non-blocking `op` in direction read (for hand-written

@@ -89,17 +89,21 @@ impl UnixStream {
     }
 
     /// Reads into `buf`; 0 means the peer closed its side.
-    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn read<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
         self.io
             .read_len(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
-            .await
     }
 
     /// Writes some of `buf`.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub fn write<'a>(
+        &'a self,
+        buf: &'a [u8],
+    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
         self.io
             .write_len(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
-            .await
     }
 
     /// Shuts down one or both directions.

@@ -127,6 +127,7 @@ impl Registration {
         self.poll_io_as(cx, dir, None, op)
     }
 
+    #[inline(always)]
     fn poll_io_as<R>(
         &self,
         cx: &mut Context<'_>,
@@ -159,6 +160,7 @@ impl Registration {
         self.poll_io_len_as(cx, dir, None, len, op)
     }
 
+    #[inline(always)]
     fn poll_io_len_as(
         &self,
         cx: &mut Context<'_>,
@@ -224,6 +226,7 @@ impl Waiter<'_> {
     }
 
     /// [`Registration::poll_io_len`] for this waiter.
+    #[inline]
     pub(crate) fn poll_io_len(
         &mut self,
         cx: &mut Context<'_>,

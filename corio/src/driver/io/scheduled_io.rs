@@ -64,7 +64,7 @@ struct Waiters {
 }
 
 impl Waiters {
-    #[inline]
+    #[inline(always)]
     fn wake_all(&self, wakers: &mut Vec<Waker>) {
         if let Some(waker) = self.slot.take() {
             wakers.push(waker);
