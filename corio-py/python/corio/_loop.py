@@ -88,17 +88,10 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
     def _run_once(self) -> None:
         self._core.run_once(self._stopping, self._debug)
 
-    def _run_handle_debug(self, handle: events.Handle) -> None:
-        """asyncio's debug-mode step: time the callback, warn when slow."""
-        try:
-            self._current_handle = handle
-            t0 = self.time()
-            handle._run()
-            dt = self.time() - t0
-            if dt >= self.slow_callback_duration:
-                logger.warning("Executing %s took %.3f seconds", _format_handle(handle), dt)
-        finally:
-            self._current_handle = None
+    def _log_slow_callback(self, handle: events.Handle, seconds: float) -> None:
+        """asyncio's debug-mode warning about one slow callback (the Rust
+        loop timed it)."""
+        logger.warning("Executing %s took %.3f seconds", _format_handle(handle), seconds)
 
     def stop(self) -> None:
         self._stopping = True
