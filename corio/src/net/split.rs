@@ -171,12 +171,33 @@ macro_rules! write_impl {
 write_impl!(WriteHalf<'a, S>);
 write_impl!(OwnedWriteHalf<S>);
 
-/// The trait impls every stream socket (`TcpStream`, `UnixStream`) shares:
-/// sealed `SplitStream`, `AsFd`, `AsyncRead`, and `AsyncWrite` whose
-/// `poll_close` shuts down the write side. The type has an
-/// `io: Async<T>` field and a `shutdown(&self, Shutdown)` method.
+/// What every stream socket (`TcpStream`, `UnixStream`) shares: `read` and
+/// `write` from `&self`, sealed `SplitStream`, `AsFd`, `AsyncRead`, and
+/// `AsyncWrite` whose `poll_close` shuts down the write side. The type has
+/// an `io: Async<T>` field and a `shutdown(&self, Shutdown)` method.
 macro_rules! stream_socket_impls {
     ($ty:ty) => {
+        impl $ty {
+            /// Reads into `buf`; 0 means the peer closed its side. Any
+            /// number of tasks may wait at once; each is woken.
+            pub fn read<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                self.io
+                    .read_len(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
+            }
+
+            /// Writes some of `buf`; returns how much.
+            pub fn write<'a>(
+                &'a self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                self.io
+                    .write_len(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
+            }
+        }
+
         impl $crate::net::split::sealed::Sealed for $ty {}
 
         impl $crate::net::SplitStream for $ty {

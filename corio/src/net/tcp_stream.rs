@@ -63,24 +63,6 @@ impl TcpStream {
         })
     }
 
-    /// Reads into `buf`; 0 means the peer closed its side.
-    pub fn read<'a>(
-        &'a self,
-        buf: &'a mut [u8],
-    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
-        self.io
-            .read_len(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
-    }
-
-    /// Writes some of `buf`; returns how much.
-    pub fn write<'a>(
-        &'a self,
-        buf: &'a [u8],
-    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
-        self.io
-            .write_len(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
-    }
-
     /// Writes all of `buf`.
     pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {

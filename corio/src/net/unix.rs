@@ -88,24 +88,6 @@ impl UnixStream {
         })
     }
 
-    /// Reads into `buf`; 0 means the peer closed its side.
-    pub fn read<'a>(
-        &'a self,
-        buf: &'a mut [u8],
-    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
-        self.io
-            .read_len(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
-    }
-
-    /// Writes some of `buf`.
-    pub fn write<'a>(
-        &'a self,
-        buf: &'a [u8],
-    ) -> impl std::future::Future<Output = io::Result<usize>> + 'a {
-        self.io
-            .write_len(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
-    }
-
     /// Shuts down one or both directions.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
