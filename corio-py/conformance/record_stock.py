@@ -1,5 +1,5 @@
 """Writes expected/stock-X.Y.json: the tests that passed on the stock loop
-in every one of the given runs (run.py --stock --json).
+in every one of the given runs (run.py --loop stock --json).
 
     python record_stock.py 3.11 run1.json run2.json run3.json
 """

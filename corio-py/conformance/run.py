@@ -2,7 +2,7 @@
 each test under a watchdog; a hung test counts as failed and its module is
 run again without it.
 
-    python run.py [--stock] [--modules test_locks,test_queues] [--json out.json]
+    python run.py [--loop corio|stock|uvloop] [--modules test_locks,test_queues] [--json out.json]
 
 Prints per module: passed, failed (failures + errors), skipped, hung.
 """
@@ -43,14 +43,13 @@ MODULES = [
 ]
 
 
-def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
+def run_module(module: str, loop: str, timeout: float) -> dict[str, object]:
     results: dict[str, str] = {}
     on_corio: set[str] = set()
     hung: list[str] = []
     for _attempt in range(10):
         cmd = [sys.executable, str(HERE / "runner.py"), module, "--timeout", str(timeout)]
-        if stock:
-            cmd.append("--stock")
+        cmd += ["--loop", loop]
         for name in hung:
             cmd += ["--exclude", name]
         # Its own process group, so that a child a test forked and left
@@ -97,7 +96,7 @@ def run_module(module: str, stock: bool, timeout: float) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--loop", choices=("corio", "stock", "uvloop"), default="corio")
     parser.add_argument("--modules", default=",".join(MODULES))
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--json")
@@ -110,10 +109,10 @@ def main() -> int:
         except ImportError:
             print(f"{version} {module}: not in this Python")
             continue
-        report[module] = run_module(module, args.stock, args.timeout)
+        report[module] = run_module(module, args.loop, args.timeout)
         c = report[module]["counts"]
         print(
-            f"{version} {'stock' if args.stock else 'corio'} {module}: "
+            f"{version} {args.loop} {module}: "
             f"{c['pass']} passed, {c['fail'] + c['error']} failed, {c['skip']} skipped, "
             f"{c['hung']} hung ({c['on_corio']} ran on a corio loop)",
             flush=True,

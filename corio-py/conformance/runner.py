@@ -1,7 +1,8 @@
 """Runs one module of CPython's ``test.test_asyncio`` on corio's loop (or
-on the stock loop with ``--stock``), each test under a watchdog.
+on the stock loop with ``--loop stock``, or uvloop's with ``--loop
+uvloop``), each test under a watchdog.
 
-    python runner.py test_locks [--stock] [--exclude NAME ...] [--timeout 30]
+    python runner.py test_locks [--loop corio|stock|uvloop] [--exclude NAME ...] [--timeout 30]
 
 Prints one line per test, ``RESULT <status> <test id>``, where status is
 ``pass``, ``fail``, ``error`` or ``skip``, and ``START <test id>`` before
@@ -35,6 +36,16 @@ def use_corio() -> None:
         original_init(self)
 
     corio.Loop.__init__ = counting_init  # type: ignore[method-assign]
+
+
+def use_uvloop() -> None:
+    """asyncio's default policy becomes uvloop's (the peer's column of the
+    conformance table)."""
+    import uvloop
+
+    asyncio.DefaultEventLoopPolicy = uvloop.EventLoopPolicy  # type: ignore[misc]
+    asyncio.events.DefaultEventLoopPolicy = uvloop.EventLoopPolicy  # type: ignore[attr-defined]
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 class Result(unittest.TextTestResult):
@@ -85,20 +96,25 @@ class Result(unittest.TextTestResult):
 
 # Modules whose tests take their loop from a factory method: their mixin
 # runs once more, as class ``LoopTests``, on the loop under test (corio's,
-# or with --stock asyncio's selector loop, so that test ids match).
+# uvloop's, or for the stock loop asyncio's selector loop, so that test ids
+# match).
 FACTORY_MIXINS = {
     "test_events": "EventLoopTestsMixin",
     "test_sock_lowlevel": "BaseSockTestsMixin",
 }
 
 
-def factory_tests(module: object, name: str, stock: bool) -> list[unittest.TestCase]:
+def factory_tests(module: object, name: str, loop: str) -> list[unittest.TestCase]:
     mixin = getattr(module, FACTORY_MIXINS[name])
     from test.test_asyncio import utils as test_utils
 
     def create_event_loop(self: object) -> asyncio.AbstractEventLoop:
-        if stock:
+        if loop == "stock":
             return asyncio.SelectorEventLoop()
+        if loop == "uvloop":
+            import uvloop
+
+            return uvloop.new_event_loop()
         import corio
 
         return corio.Loop()
@@ -121,12 +137,14 @@ def flatten(suite: unittest.TestSuite) -> list[unittest.TestCase]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("module")
-    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--loop", choices=("corio", "stock", "uvloop"), default="corio")
     parser.add_argument("--exclude", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
-    if not args.stock:
+    if args.loop == "corio":
         use_corio()
+    elif args.loop == "uvloop":
+        use_uvloop()
     Result.timeout = args.timeout
     module = importlib.import_module(f"test.test_asyncio.{args.module}")
     suite = unittest.defaultTestLoader.loadTestsFromModule(module)
@@ -137,7 +155,7 @@ def main() -> int:
         # (loop-independent) classes, run.
         mixin = getattr(module, FACTORY_MIXINS[args.module])
         tests = [t for t in tests if not isinstance(t, mixin)]
-        tests += factory_tests(module, args.module, args.stock)
+        tests += factory_tests(module, args.module, args.loop)
     tests = [t for t in tests if t.id() not in set(args.exclude)]
     runner = unittest.TextTestRunner(stream=sys.stderr, resultclass=Result, verbosity=0)
     runner.run(unittest.TestSuite(tests))

@@ -1,23 +1,32 @@
-//! `CoreLoop`: corio's Rust loop, driven by `corio.Loop` (Python).
+//! `CoreLoop`: corio's Rust loop, the native base class of `corio.Loop`.
 //!
-//! It belongs to the thread that created it (`unsendable`): the Python
-//! `Loop` checks the thread before calling in, and hands other threads a
-//! [`RemoteLoop`] instead.
+//! The scheduling methods asyncio calls most (`call_soon`, `call_later`,
+//! `call_at`, `time`, `_run_once`) are defined here, so they override
+//! `asyncio.BaseEventLoop`'s and run with no Python frame; outside debug
+//! mode they make Rust handles (module `handle`). Its other methods are
+//! named `_core_*`: the Python `Loop` builds asyncio's API on them. One
+//! thread at a time uses it ([`ThreadBound`]); other threads get a
+//! [`RemoteLoop`].
 
 use std::cell::{Ref, RefCell};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corio::io::{Interest, Watch};
+use corio::runtime::TimerId;
 use corio::{Runtime, Task};
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 use crate::gil::{take_pending, ReleaseGil};
+use crate::handle::{new_handle, new_timer_handle, set_pending_timer};
 use crate::handle_runnable::{debug_scope, forget_timer, remember_timer, runnable, timer_runnable};
 use crate::owned::ThreadBound;
 use crate::threadsafe::RemoteLoop;
@@ -52,9 +61,12 @@ impl FdWatch {
 /// corio's loop for Python: ready queue, timers, fd watches, the wait.
 /// Any thread may hold it (and the garbage collector may drop it
 /// anywhere); only its own thread may use it.
-#[pyclass(module = "corio._corio", frozen)]
+#[pyclass(module = "corio._corio", frozen, subclass)]
 pub struct CoreLoop {
     inner: ThreadBound<Inner>,
+    /// asyncio's debug mode (the Python `Loop._debug` property), which any
+    /// thread may read (`get_debug`).
+    debug: AtomicBool,
 }
 
 struct Inner {
@@ -86,6 +98,18 @@ fn closed() -> PyErr {
 impl Inner {
     fn rt(&self) -> PyResult<Ref<'_, Runtime>> {
         Ref::filter_map(self.rt.borrow(), Option::as_ref).map_err(|_| closed())
+    }
+
+    /// The instant a `loop.time()` deadline names (NaN: never).
+    fn deadline(&self, when: f64) -> Instant {
+        let (origin, origin_secs) = self.origin;
+        let after = when - origin_secs;
+        let after = if after.is_nan() {
+            1e9
+        } else {
+            after.clamp(0.0, 1e9)
+        };
+        origin + Duration::from_secs_f64(after)
     }
 
     fn watch(&self, fd: RawFd, handle: Py<PyAny>, read: bool) -> PyResult<()> {
@@ -162,7 +186,8 @@ impl Inner {
 #[pymethods]
 impl CoreLoop {
     #[new]
-    fn new() -> PyResult<CoreLoop> {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> PyResult<CoreLoop> {
         let rt = Runtime::builder()
             .wait_hooks(Arc::new(ReleaseGil))
             .build()
@@ -174,6 +199,7 @@ impl CoreLoop {
                 fds: RefCell::new(HashMap::new()),
                 origin,
             }),
+            debug: AtomicBool::new(false),
         })
     }
 
@@ -183,41 +209,74 @@ impl CoreLoop {
         monotonic()
     }
 
-    /// Puts an asyncio `Handle` on the ready queue.
-    fn call_soon(&self, handle: Py<PyAny>) -> PyResult<()> {
-        self.inner.get()?.rt()?.call_soon_raw(runnable(handle));
-        Ok(())
-    }
-
-    /// Runs an asyncio `TimerHandle` at `when` (`loop.time()` seconds).
-    fn call_at(&self, when: f64, handle: Py<PyAny>) -> PyResult<()> {
-        let rt = self.inner.get()?.rt()?;
-        let (origin, origin_secs) = self.inner.get()?.origin;
-        let deadline = origin + Duration::from_secs_f64((when - origin_secs).clamp(0.0, 1e9));
-        let key = handle.as_ptr() as usize;
-        let id = rt.call_at_raw(deadline, timer_runnable(handle));
-        remember_timer(key, id);
-        Ok(())
-    }
-
-    /// Drops a cancelled timer at once (asyncio leaves it until it fires).
-    fn cancel_timer(&self, handle: &Bound<'_, PyAny>) -> PyResult<()> {
-        if let Some(id) = forget_timer(handle.as_ptr() as usize) {
-            if let Ok(rt) = self.inner.get()?.rt() {
-                rt.cancel_timer(id);
-            }
+    /// asyncio's `call_soon`: runs `callback(*args)` in `context` (a copy
+    /// of the current one if not given) at the next iteration.
+    #[pyo3(signature = (callback, *args, context = None))]
+    fn call_soon<'py>(
+        slf: &Bound<'py, Self>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let inner = slf.get().inner.get()?;
+        if slf.get().debug() {
+            return slf.call_method1(intern!(py, "_call_soon_debug"), (callback, args, context));
         }
-        Ok(())
+        let rt = inner.rt()?;
+        let handle = new_handle(py, callback, args, context, slf.clone().into_any().unbind())?;
+        rt.call_soon_raw(crate::handle::runnable(&handle));
+        Ok(handle.into_any())
     }
 
-    /// One iteration: poll (not waiting if `nowait`), fire due timers, run
-    /// what was ready. Raises what a callback or signal handler raised
-    /// that must stop the loop (`KeyboardInterrupt`, `SystemExit`).
-    #[pyo3(signature = (nowait, debug = false))]
-    fn run_once(&self, nowait: bool, debug: bool) -> PyResult<()> {
-        let rt = self.inner.get()?.rt()?;
-        let _busy = self.inner.enter_busy()?;
-        let _debug = debug_scope(debug);
+    /// asyncio's `call_at`: runs `callback(*args)` at `when` (`loop.time()`
+    /// seconds; `when()` returns it as given).
+    #[pyo3(signature = (when, callback, *args, context = None))]
+    fn call_at<'py>(
+        slf: &Bound<'py, Self>,
+        when: Py<PyAny>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if when.is_none(py) {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        }
+        let secs: f64 = when.extract(py)?;
+        CoreLoop::schedule(slf, (when, secs), callback, args, context)
+    }
+
+    /// asyncio's `call_later`: `call_at(loop.time() + delay, ...)`.
+    #[pyo3(signature = (delay, callback, *args, context = None))]
+    fn call_later<'py>(
+        slf: &Bound<'py, Self>,
+        delay: Py<PyAny>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if delay.is_none(py) {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        }
+        let secs = monotonic() + delay.extract::<f64>(py)?;
+        let when = secs.into_pyobject(py)?.into_any().unbind();
+        CoreLoop::schedule(slf, (when, secs), callback, args, context)
+    }
+
+    /// One iteration of `run_forever`: poll (not waiting if the loop is
+    /// stopping), fire due timers, run what was ready. Raises what a
+    /// callback or signal handler raised that must stop the loop
+    /// (`KeyboardInterrupt`, `SystemExit`).
+    fn _run_once(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let nowait = slf.getattr(intern!(py, "_stopping"))?.is_truthy()?;
+        let this = slf.get();
+        let inner = this.inner.get()?;
+        let rt = inner.rt()?;
+        let _busy = this.inner.enter_busy()?;
+        let _debug = debug_scope(this.debug());
         if nowait {
             rt.run_once_nowait();
         } else {
@@ -229,31 +288,64 @@ impl CoreLoop {
         }
     }
 
-    fn add_reader(&self, fd: RawFd, handle: Py<PyAny>) -> PyResult<()> {
+    fn _core_get_debug(&self) -> bool {
+        self.debug()
+    }
+
+    fn _core_set_debug(&self, enabled: bool) {
+        self.debug.store(enabled, Ordering::Relaxed);
+    }
+
+    /// Puts an asyncio `Handle` on the ready queue (debug mode, signals).
+    fn _core_call_soon(&self, handle: Py<PyAny>) -> PyResult<()> {
+        self.inner.get()?.rt()?.call_soon_raw(runnable(handle));
+        Ok(())
+    }
+
+    /// Runs an asyncio `TimerHandle` at `when` (debug mode).
+    fn _core_call_at(&self, when: f64, handle: Py<PyAny>) -> PyResult<()> {
+        let inner = self.inner.get()?;
+        let rt = inner.rt()?;
+        let key = handle.as_ptr() as usize;
+        let id = rt.call_at_raw(inner.deadline(when), timer_runnable(handle));
+        remember_timer(key, id);
+        Ok(())
+    }
+
+    /// Drops a cancelled asyncio `TimerHandle` at once (asyncio leaves it
+    /// until it fires).
+    fn _core_cancel_timer(&self, handle: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Some(id) = forget_timer(handle.as_ptr() as usize) {
+            self.cancel_timer(id);
+        }
+        Ok(())
+    }
+
+    fn _core_add_reader(&self, fd: RawFd, handle: Py<PyAny>) -> PyResult<()> {
         self.inner.get()?.watch(fd, handle, true)
     }
 
-    fn add_writer(&self, fd: RawFd, handle: Py<PyAny>) -> PyResult<()> {
+    fn _core_add_writer(&self, fd: RawFd, handle: Py<PyAny>) -> PyResult<()> {
         self.inner.get()?.watch(fd, handle, false)
     }
 
-    fn remove_reader(&self, fd: RawFd) -> PyResult<bool> {
+    fn _core_remove_reader(&self, fd: RawFd) -> PyResult<bool> {
         self.inner.get()?.unwatch(fd, true)
     }
 
-    fn remove_writer(&self, fd: RawFd) -> PyResult<bool> {
+    fn _core_remove_writer(&self, fd: RawFd) -> PyResult<bool> {
         self.inner.get()?.unwatch(fd, false)
     }
 
     /// The handle other threads use.
-    fn remote(&self) -> PyResult<RemoteLoop> {
+    fn _core_remote(&self) -> PyResult<RemoteLoop> {
         Ok(RemoteLoop {
             handle: self.inner.get()?.rt()?.handle(),
         })
     }
 
     /// Closes the loop: pending callbacks, timers and watches are dropped.
-    fn close(&self) -> PyResult<()> {
+    fn _core_close(&self) -> PyResult<()> {
         let inner = self.inner.get()?;
         let fds: Vec<FdWatch> = inner.fds.borrow_mut().drain().map(|(_, w)| w).collect();
         drop(fds);
@@ -266,12 +358,55 @@ impl CoreLoop {
         Ok(())
     }
 
-    fn is_closed(&self) -> PyResult<bool> {
+    fn _core_is_closed(&self) -> PyResult<bool> {
         Ok(self
             .inner
             .get()?
             .rt
             .try_borrow()
             .is_ok_and(|rt| rt.is_none()))
+    }
+}
+
+impl CoreLoop {
+    fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    /// Files a timer handle for `when` (debug mode: asyncio's own handle,
+    /// through the Python loop).
+    fn schedule<'py>(
+        slf: &Bound<'py, Self>,
+        when: (Py<PyAny>, f64),
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let inner = slf.get().inner.get()?;
+        if slf.get().debug() {
+            return slf.call_method1(
+                intern!(py, "_call_at_debug"),
+                (when.0, callback, args, context),
+            );
+        }
+        let rt = inner.rt()?;
+        let deadline = inner.deadline(when.1);
+        let the_loop = slf.clone().into_any().unbind();
+        let handle = new_timer_handle(py, when, callback, args, context, the_loop)?;
+        let id = rt.call_at_raw(deadline, crate::handle::runnable(handle.as_super()));
+        set_pending_timer(&handle, id);
+        Ok(handle.into_any())
+    }
+
+    /// Takes a timer out of the wheel, if this thread may touch the loop
+    /// and it is open (a timer cancelled from another thread just does not
+    /// run).
+    pub(crate) fn cancel_timer(&self, id: TimerId) {
+        let Ok(inner) = self.inner.get() else {
+            return;
+        };
+        let removed = inner.rt().map(|rt| rt.cancel_timer(id));
+        drop(removed);
     }
 }

@@ -8,6 +8,7 @@
 
 mod core_loop;
 mod gil;
+mod handle;
 mod handle_runnable;
 mod owned;
 mod threadsafe;
@@ -19,5 +20,7 @@ use pyo3::prelude::*;
 fn _corio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core_loop::CoreLoop>()?;
     m.add_class::<threadsafe::RemoteLoop>()?;
+    m.add_class::<handle::Handle>()?;
+    m.add_class::<handle::TimerHandle>()?;
     Ok(())
 }

@@ -9,15 +9,25 @@
 //! gets a `RuntimeError` while another thread runs it.
 
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
-use std::thread::{self, ThreadId};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::PyResult;
 
+thread_local! {
+    /// Its address names the current thread (no lock, no allocation).
+    static MARK: u8 = const { 0 };
+}
+
+/// A number no other live thread has: the address of its `MARK`. A thread
+/// that exits frees its address for a later thread, which may then find
+/// itself the owner of an idle value: a takeover that `get` allows anyway.
+fn thread_mark() -> usize {
+    MARK.with(|m| m as *const u8 as usize)
+}
+
 pub(crate) struct ThreadBound<T> {
-    owner: Mutex<ThreadId>,
+    owner: AtomicUsize,
     /// Set while the owner runs the loop (it may release the GIL then).
     busy: AtomicBool,
     value: ManuallyDrop<T>,
@@ -35,7 +45,7 @@ unsafe impl<T> Sync for ThreadBound<T> {}
 impl<T> ThreadBound<T> {
     pub(crate) fn new(value: T) -> ThreadBound<T> {
         ThreadBound {
-            owner: Mutex::new(thread::current().id()),
+            owner: AtomicUsize::new(thread_mark()),
             busy: AtomicBool::new(false),
             value: ManuallyDrop::new(value),
         }
@@ -44,16 +54,16 @@ impl<T> ThreadBound<T> {
     /// The value, for the owner thread (or a thread taking over an idle
     /// value); `RuntimeError` while another thread runs it.
     pub(crate) fn get(&self) -> PyResult<&T> {
-        let me = thread::current().id();
-        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
-        if *owner != me {
+        let me = thread_mark();
+        if self.owner.load(Ordering::Acquire) != me {
             if self.busy.load(Ordering::Acquire) {
                 return Err(PyRuntimeError::new_err(
                     "this corio loop is running in another thread: from other threads use \
                      call_soon_threadsafe (or run_coroutine_threadsafe)",
                 ));
             }
-            *owner = me;
+            // Calls from Python hold the GIL: no two threads get here at once.
+            self.owner.store(me, Ordering::Release);
         }
         Ok(&self.value)
     }
@@ -80,8 +90,7 @@ impl Drop for BusyGuard<'_> {
 
 impl<T> Drop for ThreadBound<T> {
     fn drop(&mut self) {
-        let owner = *self.owner.get_mut().unwrap_or_else(|e| e.into_inner());
-        if thread::current().id() == owner {
+        if *self.owner.get_mut() == thread_mark() {
             // SAFETY: dropped once, here, on the owner thread.
             unsafe { ManuallyDrop::drop(&mut self.value) };
         }

@@ -485,24 +485,39 @@ def test_shutdown_asyncgens_and_default_executor(loop):
     del g
 
 
-def test_a_million_callbacks_and_timers_leak_nothing(loop):
+def test_a_million_callbacks_timers_futures_and_tasks_leak_nothing(loop):
+    """A million of each kind's worth of churn (a quarter million callbacks,
+    timers, futures and tasks) plus a thousand loops, after a warm-up of
+    the same: RSS grows by under 1%, no Python object and no fd is left."""
     import resource
+
+    async def nothing() -> None:
+        pass
 
     def churn(n):
         count = 0
 
-        def tick():
+        def tick(*_):
             nonlocal count
             count += 1
 
         for _ in range(n // 1000):
-            for _ in range(500):
+            for _ in range(250):
                 loop.call_soon(tick)
-            for _ in range(250):
+            for _ in range(125):
                 loop.call_later(0, tick)
-            for _ in range(250):
+            for _ in range(125):
                 loop.call_later(3600, tick).cancel()
+            for _ in range(250):
+                fut = loop.create_future()
+                fut.add_done_callback(tick)
+                loop.call_soon(fut.set_result, None)
+            for _ in range(250):
+                loop.create_task(nothing()).add_done_callback(tick)
             loop.run_until_complete(asyncio.sleep(0))
+            loop.run_until_complete(asyncio.sleep(0))
+        for _ in range(1000):
+            corio.new_event_loop().close()
         return count
 
     churn(1_000_000)  # warm-up
@@ -510,11 +525,57 @@ def test_a_million_callbacks_and_timers_leak_nothing(loop):
     objects = len(gc.get_objects())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fds = len(os.listdir("/proc/self/fd"))
-    assert churn(1_000_000) >= 750_000
+    assert churn(1_000_000) == 875_000
     gc.collect()
-    assert len(gc.get_objects()) <= objects + 50
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss <= rss * 1.01 + 1024
+    assert len(gc.get_objects()) <= objects
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss <= rss * 1.01
     assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_rust_handles_have_asyncios_handle_api(loop):
+    import contextvars
+
+    var = contextvars.ContextVar("var", default="outer")
+    seen = []
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "inner")
+    h = loop.call_soon(lambda *a: seen.append((a, var.get())), 1, 2, context=ctx)
+    assert not h.cancelled() and h.get_context() is ctx and h._args == (1, 2)
+    assert "lambda" in repr(h) and repr(h).startswith("<Handle")
+    t = loop.call_at(loop.time() + 3600, print)
+    t2 = loop.call_later(7200, print)
+    assert t.when() > loop.time() and t < t2 and t._scheduled
+    t.cancel()
+    assert t.cancelled() and not t._scheduled and t._callback is None
+    assert "cancelled" in repr(t) and "when=" in repr(t)
+    assert loop.call_at(5, print).when() == 5  # kept as given
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [((1, 2), "inner")]
+
+
+def test_a_raising_rust_handle_reports_like_asyncio(loop):
+    errors = []
+    loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
+
+    def boom():
+        raise ValueError("boom")
+
+    h = loop.call_soon(boom)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    (ctx,) = errors
+    assert ctx["message"].startswith("Exception in callback ") and "boom" in ctx["message"]
+    assert isinstance(ctx["exception"], ValueError) and ctx["handle"] is h
+
+
+def test_call_later_zero_runs_at_the_next_iteration(loop):
+    ran = []
+    for i in range(100):
+        loop.call_later(0, ran.append, i)
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert ran == list(range(i + 1))
 
 
 def test_debug_mode_warns_about_a_slow_callback(loop, caplog):

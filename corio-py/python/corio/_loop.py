@@ -1,10 +1,13 @@
 """``corio.Loop``: asyncio's event loop over corio's Rust core.
 
 The ready queue, the timers, the readiness watches and the wait live in
-Rust (``_corio.CoreLoop``); asyncio's ``BaseEventLoop`` supplies the rest of
-the API (tasks, futures, the exception handler, executors, name
-resolution, async generators) unchanged. asyncio's own ``Handle`` and
-``TimerHandle`` objects are what the Rust queue holds.
+Rust (``_corio.CoreLoop``, the native base class); so do ``call_soon``,
+``call_later``, ``call_at``, ``time`` and ``_run_once``, which override
+asyncio's. asyncio's ``BaseEventLoop`` supplies the rest of the API (tasks,
+futures, the exception handler, executors, name resolution, async
+generators) unchanged. Outside debug mode handles are Rust objects
+(``_corio.Handle``, ``_corio.TimerHandle``); in debug mode they are
+asyncio's own, with their creation tracebacks.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 import threading
-from asyncio import events
+from asyncio import events, format_helpers
 from asyncio.base_events import _format_handle  # type: ignore[attr-defined]
 from asyncio.log import logger
 from collections.abc import Callable
@@ -27,40 +30,54 @@ def _fd_of(fileobj: Any) -> int:
     return selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
 
 
-class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
+class Loop(SockMixin, SignalMixin, _corio.CoreLoop, asyncio.BaseEventLoop):  # type: ignore[misc]
     """An asyncio event loop whose core is corio's Rust loop."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._core = _corio.CoreLoop()
-        self._remote = self._core.remote()
+        self._remote = self._core_remote()
         self._signal_handlers: dict[int, events.Handle] = {}
 
-    # -- the clock and scheduling ------------------------------------
+    # -- debug mode (the Rust loop reads the flag) --------------------
 
-    def time(self) -> float:
-        return _corio.CoreLoop.time()
+    @property  # type: ignore[override]
+    def _debug(self) -> bool:
+        return self._core_get_debug()
+
+    @_debug.setter
+    def _debug(self, enabled: bool) -> None:
+        self._core_set_debug(bool(enabled))
+
+    # -- scheduling with asyncio's handles (debug mode) ---------------
+
+    def _call_soon_debug(
+        self, callback: Callable[..., Any], args: Any, context: Any
+    ) -> events.Handle:
+        self._check_closed()
+        self._check_thread()
+        self._check_callback(callback, "call_soon")
+        handle = self._call_soon(callback, args, context)
+        if handle._source_traceback:
+            del handle._source_traceback[-1]
+        return handle
 
     def _call_soon(self, callback: Callable[..., Any], args: Any, context: Any) -> events.Handle:
         handle = events.Handle(callback, args, self, context)
         if handle._source_traceback:
             del handle._source_traceback[-1]
-        self._core.call_soon(handle)
+        self._core_call_soon(handle)
         return handle
 
-    def call_at(
-        self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None
+    def _call_at_debug(
+        self, when: float, callback: Callable[..., Any], args: Any, context: Any
     ) -> events.TimerHandle:
-        if when is None:
-            raise TypeError("when cannot be None")
         self._check_closed()
-        if self._debug:
-            self._check_thread()
-            self._check_callback(callback, "call_at")
+        self._check_thread()
+        self._check_callback(callback, "call_at")
         timer = events.TimerHandle(when, callback, args, self, context)
         if timer._source_traceback:
             del timer._source_traceback[-1]
-        self._core.call_at(when, timer)
+        self._core_call_at(when, timer)
         timer._scheduled = True
         return timer
 
@@ -68,7 +85,17 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
         if not self._closed and not (
             self.is_running() and threading.get_ident() != self._thread_id
         ):
-            self._core.cancel_timer(handle)
+            self._core_cancel_timer(handle)
+
+    def _report_callback_error(
+        self, handle: Any, callback: Any, args: Any, exc: BaseException
+    ) -> None:
+        """What asyncio's ``Handle._run`` does with an exception a Rust
+        handle's callback raised."""
+        cb = format_helpers._format_callback_source(callback, args)  # type: ignore[attr-defined]
+        self.call_exception_handler(
+            {"message": f"Exception in callback {cb}", "exception": exc, "handle": handle}
+        )
 
     def call_soon_threadsafe(
         self, callback: Callable[..., Any], *args: Any, context: Any = None
@@ -84,9 +111,6 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
 
     def _write_to_self(self) -> None:
         self._remote.wake()
-
-    def _run_once(self) -> None:
-        self._core.run_once(self._stopping, self._debug)
 
     def _log_slow_callback(self, handle: events.Handle, seconds: float) -> None:
         """asyncio's debug-mode warning about one slow callback (the Rust
@@ -105,7 +129,7 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
             return
         self._remove_all_signal_handlers()
         super().close()
-        self._core.close()
+        self._core_close()
 
     # -- file descriptors (level-triggered, as asyncio's selectors) ---
 
@@ -116,13 +140,13 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
         """``add_reader``, returning the handle (cancelled if replaced)."""
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
-        self._core.add_reader(_fd_of(fd), handle)
+        self._core_add_reader(_fd_of(fd), handle)
         return handle
 
     def remove_reader(self, fd: Any) -> bool:
         if self.is_closed():
             return False
-        return self._core.remove_reader(_fd_of(fd))
+        return self._core_remove_reader(_fd_of(fd))
 
     def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
         self._add_writer(fd, callback, *args)
@@ -131,10 +155,10 @@ class Loop(SockMixin, SignalMixin, asyncio.BaseEventLoop):
         """``add_writer``, returning the handle (cancelled if replaced)."""
         self._check_closed()
         handle = events.Handle(callback, args, self, None)
-        self._core.add_writer(_fd_of(fd), handle)
+        self._core_add_writer(_fd_of(fd), handle)
         return handle
 
     def remove_writer(self, fd: Any) -> bool:
         if self.is_closed():
             return False
-        return self._core.remove_writer(_fd_of(fd))
+        return self._core_remove_writer(_fd_of(fd))

@@ -25,7 +25,8 @@ class SignalMixin:
     add_reader: Callable[..., None]
     remove_reader: Callable[[Any], bool]
     _check_closed: Callable[[], None]
-    _core: Any
+    _core_call_soon: Callable[[events.Handle], None]
+    _core_is_closed: Callable[[], bool]
 
     def _check_signal(self, sig: int) -> None:
         if not isinstance(sig, int):
@@ -91,7 +92,7 @@ class SignalMixin:
                 if handle._cancelled:
                     self.remove_signal_handler(signum)
                 else:
-                    self._core.call_soon(handle)
+                    self._core_call_soon(handle)
 
     def _close_signal_sockets(self) -> None:
         if self._signal_sockets is None:
@@ -102,7 +103,7 @@ class SignalMixin:
             pass
         rsock, wsock = self._signal_sockets
         self._signal_sockets = None
-        if not self._core.is_closed():
+        if not self._core_is_closed():
             self.remove_reader(rsock.fileno())
         rsock.close()
         wsock.close()

@@ -9,9 +9,12 @@
 //! levels closer to their deadline. An occupancy bitmap per level finds the
 //! next busy slot without scanning.
 //!
-//! A deadline is rounded up to the next tick to file it, so a timer never
-//! fires early and at most 1 ms late (the epoll timeout has 1 ms resolution
-//! anyway). Each entry keeps its exact deadline too: the timers expired
+//! A deadline is rounded up to the next tick to file it. The tick that has
+//! begun but not ended (the current millisecond) is taken out of the wheel
+//! whole into a small heap ordered by exact deadline, so a timer fires at
+//! the first expiry at or after its exact deadline: never early, and not
+//! held back to a tick boundary (asyncio's `call_later(0, ...)` runs at the
+//! next iteration). Each entry keeps its exact deadline too: the timers expired
 //! together come out ordered by exact deadline, then by the order they were
 //! scheduled (asyncio orders by the exact float deadline, FIFO on ties),
 //! whenever one of them asks for it (a callback does; a task's wake-up
@@ -20,6 +23,8 @@
 //! The store holds any action type `A`; the runtime decides what firing
 //! means (wake a task, queue a callback).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -54,7 +59,8 @@ struct Entry<A> {
 pub(crate) struct Timers<A> {
     /// Tick 0. Ticks are whole milliseconds after it.
     origin: Instant,
-    /// Every tick up to this one has been processed.
+    /// Every tick before this one has been processed, and this one taken
+    /// out of the wheel (its entries are in `soon` or `due`).
     elapsed: u64,
     entries: Slab<Entry<A>>,
     heads: [[usize; SLOTS]; LEVELS],
@@ -62,6 +68,10 @@ pub(crate) struct Timers<A> {
     occupied: [u64; LEVELS],
     /// Entries already due when inserted, in insertion order.
     due: Vec<TimerKey>,
+    /// Entries of the tick `elapsed`, which may not have ended yet:
+    /// (exact deadline, sequence number, slab index), earliest first.
+    /// Cancelled entries stay until popped (their key no longer matches).
+    soon: BinaryHeap<Reverse<(u64, u64, usize)>>,
     next_seq: u64,
     /// One expiry's entries, to order them by exact deadline (reused):
     /// (deadline, sequence number, index into `actions`).
@@ -80,6 +90,7 @@ impl<A> Timers<A> {
             tails: [[NIL; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
             due: Vec::new(),
+            soon: BinaryHeap::new(),
             next_seq: 0,
             batch: Vec::new(),
             packed: Vec::new(),
@@ -146,9 +157,17 @@ impl<A> Timers<A> {
     fn file(&mut self, index: usize) {
         let tick = self.entries[index].tick;
         if tick <= self.elapsed {
-            let seq = self.entries[index].seq;
-            self.entries[index].level = DUE;
-            self.due.push(TimerKey { slot: index, seq });
+            let entry = &mut self.entries[index];
+            entry.level = DUE;
+            if tick < self.elapsed {
+                self.due.push(TimerKey {
+                    slot: index,
+                    seq: entry.seq,
+                });
+            } else {
+                // The current tick: due at its exact deadline.
+                self.soon.push(Reverse((entry.deadline, entry.seq, index)));
+            }
             return;
         }
         let level = level_for(self.elapsed, tick);
@@ -214,7 +233,13 @@ impl<A> Timers<A> {
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<A> {
         self.entry_mut(key)?;
         self.unlink(key.slot);
-        Some(self.entries.remove(key.slot).action)
+        let action = self.entries.remove(key.slot).action;
+        if self.entries.is_empty() {
+            // Nothing left for the stale keys to name.
+            self.due.clear();
+            self.soon.clear();
+        }
+        Some(action)
     }
 
     /// The next busy slot of `level` and the tick it starts at.
@@ -273,7 +298,18 @@ impl<A> Timers<A> {
         if self.entries.is_empty() {
             return None;
         }
-        self.next_tick().map(|(_, _, tick)| self.instant_of(tick))
+        if !self.due.is_empty() {
+            return Some(self.origin);
+        }
+        let wheel = self.next_tick().map(|(_, _, tick)| self.instant_of(tick));
+        let soon = self
+            .soon
+            .peek()
+            .map(|Reverse((deadline, ..))| self.origin + Duration::from_nanos(*deadline));
+        match (wheel, soon) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Removes every timer due at `now` into `out`. When any of them
@@ -342,6 +378,11 @@ impl<A> Timers<A> {
     }
 
     fn expire_into(&mut self, now: Instant, out: &mut Vec<(u64, u64, u32)>, actions: &mut Vec<A>) {
+        let since = now.saturating_duration_since(self.origin);
+        let now_nanos = since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()));
         let now_tick = self.tick_passed(now);
         loop {
             for key in std::mem::take(&mut self.due) {
@@ -349,11 +390,21 @@ impl<A> Timers<A> {
                     out.push(self.take(key.slot, actions));
                 }
             }
+            while let Some(&Reverse((deadline, seq, index))) = self.soon.peek() {
+                if deadline > now_nanos {
+                    break;
+                }
+                self.soon.pop();
+                if self.contains(TimerKey { slot: index, seq }) {
+                    out.push(self.take(index, actions));
+                }
+            }
             let Some((level, slot, tick)) = self.next_tick() else {
                 self.elapsed = self.elapsed.max(now_tick);
                 return;
             };
-            if tick > now_tick {
+            // Ticks up to `now_tick` have ended; the next one is under way.
+            if tick > now_tick + 1 {
                 self.elapsed = self.elapsed.max(now_tick);
                 return;
             }
@@ -366,7 +417,13 @@ impl<A> Timers<A> {
             while index != NIL {
                 let next = self.entries[index].next;
                 if level == 0 || self.entries[index].tick <= self.elapsed {
-                    out.push(self.take(index, actions));
+                    let entry = &mut self.entries[index];
+                    if entry.deadline <= now_nanos {
+                        out.push(self.take(index, actions));
+                    } else {
+                        entry.level = DUE;
+                        self.soon.push(Reverse((entry.deadline, entry.seq, index)));
+                    }
                 } else {
                     self.file(index);
                 }
@@ -485,6 +542,35 @@ mod tests {
         assert!(out.is_empty());
         timers.expire(origin + Duration::from_millis(10), &mut out, |_| true);
         assert_eq!(out.len(), 4);
+        assert_eq!(timers.next_deadline(), None);
+    }
+
+    /// A deadline inside the current millisecond fires at the first
+    /// expiry at or after it, not at the end of the tick; never before.
+    #[test]
+    fn a_deadline_inside_the_current_tick_fires_at_its_exact_time() {
+        let origin = Instant::now();
+        let mut timers = Timers::new(origin);
+        let at = |us: u64| origin + Duration::from_micros(us);
+        let mut out = Vec::new();
+        timers.expire(at(5_100), &mut out, |_| true);
+        timers.insert(at(5_300), 1);
+        timers.insert(at(5_200), 2);
+        timers.insert(at(5_100), 3); // already due
+        timers.expire(at(5_199), &mut out, |_| true);
+        assert_eq!(out, [3]);
+        assert_eq!(timers.next_deadline(), Some(at(5_200)));
+        timers.expire(at(5_250), &mut out, |_| true);
+        assert_eq!(out, [3, 2]);
+        // Filed while the tick is under way: due at its exact deadline too.
+        timers.insert(at(5_260), 4);
+        let late = timers.insert(at(5_270), 5);
+        assert!(timers.cancel(late).is_some());
+        timers.expire(at(5_280), &mut out, |_| true);
+        assert_eq!(out, [3, 2, 4]);
+        timers.expire(at(5_999), &mut out, |_| true);
+        timers.expire(at(6_000), &mut out, |_| true);
+        assert_eq!(out, [3, 2, 4, 1]);
         assert_eq!(timers.next_deadline(), None);
     }
 

@@ -1,0 +1,393 @@
+//! `Handle` and `TimerHandle`: what `call_soon`, `call_later` and `call_at`
+//! return outside debug mode, as Rust objects. The ready queue and the
+//! timer wheel hold the handle itself (one reference, no wrapper); running
+//! it enters its context and calls the callback with no Python frame of
+//! corio's in between.
+//!
+//! They have asyncio's handle API (`cancel`, `cancelled`, `get_context`,
+//! `when`, and the private `_callback`, `_args`, `_cancelled`, `_context`,
+//! `_loop`, `_when`, `_scheduled` that libraries and tests read) but are not
+//! subclasses of `asyncio.Handle` (a Python class a Rust class cannot
+//! extend), as uvloop's are not. In debug mode the loop makes asyncio's own
+//! handles instead (creation tracebacks, slow-callback timing).
+
+use corio::runtime::{RawRunnable, RawRunnableVTable, TimerId};
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3::{ffi, intern, PyTraverseError, PyVisit};
+
+use crate::core_loop::CoreLoop;
+
+/// A callback scheduled by `call_soon` (or, with a deadline, a timer).
+#[pyclass(module = "corio._corio", subclass, weakref)]
+pub struct Handle {
+    callback: Option<Py<PyAny>>,
+    args: Option<Py<PyTuple>>,
+    context: Option<Py<PyAny>>,
+    the_loop: Option<Py<PyAny>>,
+    cancelled: bool,
+    timer: Option<Timer>,
+}
+
+/// What a `TimerHandle` adds: its deadline as the caller gave it, and the
+/// wheel entry while it is pending.
+struct Timer {
+    when: Py<PyAny>,
+    when_secs: f64,
+    pending: Option<TimerId>,
+}
+
+/// A callback scheduled by `call_at` / `call_later`.
+#[pyclass(module = "corio._corio", extends = Handle)]
+pub struct TimerHandle;
+
+/// The context for a handle: the one given, else a copy of the current
+/// one (as asyncio's `Handle` does).
+fn context_or_current(py: Python<'_>, context: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    match context {
+        Some(context) if !context.is_none(py) => Ok(context),
+        _ => {
+            // SAFETY: the GIL is held; the call returns a new reference or
+            // NULL with an exception set.
+            let copy = unsafe { ffi::PyContext_CopyCurrent() };
+            // SAFETY: as above.
+            unsafe { Bound::from_owned_ptr_or_err(py, copy) }.map(Bound::unbind)
+        }
+    }
+}
+
+impl Handle {
+    fn new(
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        context: Option<Py<PyAny>>,
+        the_loop: Py<PyAny>,
+        timer: Option<(Py<PyAny>, f64)>,
+    ) -> PyResult<Handle> {
+        Ok(Handle {
+            callback: Some(callback),
+            args: Some(args),
+            context: Some(context_or_current(py, context)?),
+            the_loop: Some(the_loop),
+            cancelled: false,
+            timer: timer.map(|(when, when_secs)| Timer {
+                when,
+                when_secs,
+                pending: None,
+            }),
+        })
+    }
+}
+
+/// A new `Handle`, for the ready queue.
+pub(crate) fn new_handle<'py>(
+    py: Python<'py>,
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+    context: Option<Py<PyAny>>,
+    the_loop: Py<PyAny>,
+) -> PyResult<Bound<'py, Handle>> {
+    Bound::new(
+        py,
+        Handle::new(py, callback, args, context, the_loop, None)?,
+    )
+}
+
+/// A new `TimerHandle` for `when` (kept as given) at `when_secs`.
+pub(crate) fn new_timer_handle<'py>(
+    py: Python<'py>,
+    when: (Py<PyAny>, f64),
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+    context: Option<Py<PyAny>>,
+    the_loop: Py<PyAny>,
+) -> PyResult<Bound<'py, TimerHandle>> {
+    let base = Handle::new(py, callback, args, context, the_loop, Some(when))?;
+    let init = PyClassInitializer::from(base).add_subclass(TimerHandle);
+    Bound::new(py, init)
+}
+
+/// Records the wheel entry of a timer handle just scheduled.
+pub(crate) fn set_pending_timer(handle: &Bound<'_, TimerHandle>, id: TimerId) {
+    let mut base = handle.as_super().borrow_mut();
+    if let Some(timer) = base.timer.as_mut() {
+        timer.pending = Some(id);
+    }
+}
+
+static VTABLE: RawRunnableVTable = RawRunnableVTable {
+    run: run_handle,
+    drop: drop_handle,
+};
+
+/// The queue entry for `handle`: one reference to it.
+pub(crate) fn runnable(handle: &Bound<'_, Handle>) -> RawRunnable {
+    let data = handle.clone().into_ptr() as *const ();
+    // SAFETY: `data` is one owned reference to a `Handle`; `run_handle` and
+    // `drop_handle` each release exactly that reference, with the GIL, on
+    // the loop thread (the only thread that runs or drops queue entries).
+    unsafe { RawRunnable::new(data, &VTABLE) }
+}
+
+unsafe fn run_handle(data: *const ()) {
+    Python::attach(|py| {
+        // SAFETY: `data` is the owned reference `runnable` stored, to an
+        // object of type `Handle` (or a subclass).
+        let handle = unsafe { Bound::from_owned_ptr(py, data as *mut ffi::PyObject) };
+        // SAFETY: as above: a `Handle`.
+        let handle = unsafe { handle.cast_into_unchecked::<Handle>() };
+        run(py, &handle);
+    });
+}
+
+unsafe fn drop_handle(data: *const ()) {
+    Python::attach(|py| {
+        // SAFETY: as in `run_handle`: the one owned reference, released.
+        drop(unsafe { Bound::from_owned_ptr(py, data as *mut ffi::PyObject) });
+    });
+}
+
+/// Runs the handle unless it was cancelled: its callback, in its context.
+fn run(py: Python<'_>, handle: &Bound<'_, Handle>) {
+    let Ok(mut this) = handle.try_borrow_mut() else {
+        return;
+    };
+    if let Some(timer) = this.timer.as_mut() {
+        timer.pending = None;
+    }
+    if this.cancelled {
+        return;
+    }
+    let (Some(callback), Some(args), Some(context)) = (
+        this.callback.as_ref().map(|c| c.clone_ref(py)),
+        this.args.as_ref().map(|a| a.clone_ref(py)),
+        this.context.as_ref().map(|c| c.clone_ref(py)),
+    ) else {
+        return;
+    };
+    // The callback may cancel or inspect its own handle.
+    drop(this);
+    if let Err(err) = call_in_context(py, &callback, &args, &context) {
+        report(py, handle, callback, args, err);
+    }
+}
+
+/// `context.run(callback, *args)`, without the method call.
+fn call_in_context(
+    py: Python<'_>,
+    callback: &Py<PyAny>,
+    args: &Py<PyTuple>,
+    context: &Py<PyAny>,
+) -> PyResult<()> {
+    // SAFETY: the GIL is held and `context` is a live object; Enter checks
+    // its type and fails (with an exception set) if it is not a Context or
+    // is already entered.
+    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let result = callback.bind(py).call1(args.bind(py)).map(drop);
+    // SAFETY: `context` was entered just above on this thread, and the
+    // callback's own enters and exits are balanced by then.
+    if unsafe { ffi::PyContext_Exit(context.as_ptr()) } < 0 {
+        return Err(PyErr::fetch(py));
+    }
+    result
+}
+
+/// What asyncio's `Handle._run` does with an exception: `SystemExit` and
+/// `KeyboardInterrupt` stop the loop and propagate; anything else goes to
+/// the loop's exception handler, and the loop goes on.
+fn report(
+    py: Python<'_>,
+    handle: &Bound<'_, Handle>,
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+    err: PyErr,
+) {
+    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
+        crate::gil::set_pending(err);
+        return;
+    }
+    let the_loop = handle.borrow().the_loop.as_ref().map(|l| l.clone_ref(py));
+    let Some(the_loop) = the_loop else {
+        return;
+    };
+    let reported = the_loop.bind(py).call_method1(
+        intern!(py, "_report_callback_error"),
+        (handle, callback, args, err.into_value(py)),
+    );
+    if let Err(err) = reported {
+        crate::gil::set_pending(err);
+    }
+}
+
+#[pymethods]
+impl Handle {
+    /// Cancels the callback (a timer leaves the wheel at once).
+    fn cancel(slf: &Bound<'_, Self>) {
+        let py = slf.py();
+        let (callback, args, pending, the_loop) = {
+            let Ok(mut this) = slf.try_borrow_mut() else {
+                return;
+            };
+            if this.cancelled {
+                return;
+            }
+            this.cancelled = true;
+            let pending = this.timer.as_mut().and_then(|t| t.pending.take());
+            let the_loop = this.the_loop.as_ref().map(|l| l.clone_ref(py));
+            // asyncio drops the callback and its arguments to break cycles.
+            (this.callback.take(), this.args.take(), pending, the_loop)
+        };
+        if let (Some(id), Some(the_loop)) = (pending, the_loop) {
+            if let Ok(core) = the_loop.bind(py).cast::<CoreLoop>() {
+                core.get().cancel_timer(id);
+            }
+        }
+        // Released after the borrow: their finalizers may touch the handle.
+        drop((callback, args));
+    }
+
+    /// Whether `cancel()` was called.
+    fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// The `contextvars.Context` the callback runs in.
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context
+            .as_ref()
+            .map_or_else(|| py.None(), |c| c.clone_ref(py))
+    }
+
+    /// Runs the callback now, as the loop would (asyncio's `Handle._run`).
+    fn _run(slf: &Bound<'_, Self>) {
+        run(slf.py(), slf);
+    }
+
+    #[getter]
+    fn _callback(&self, py: Python<'_>) -> Py<PyAny> {
+        self.callback
+            .as_ref()
+            .map_or_else(|| py.None(), |c| c.clone_ref(py))
+    }
+
+    #[getter]
+    fn _args(&self, py: Python<'_>) -> Py<PyAny> {
+        self.args
+            .as_ref()
+            .map_or_else(|| py.None(), |a| a.clone_ref(py).into_any())
+    }
+
+    #[getter]
+    fn _cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    #[getter]
+    fn _context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_context(py)
+    }
+
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.the_loop
+            .as_ref()
+            .map_or_else(|| py.None(), |l| l.clone_ref(py))
+    }
+
+    /// Creation tracebacks are kept in debug mode only, by asyncio's
+    /// handles.
+    #[getter]
+    fn _source_traceback(&self, py: Python<'_>) -> Py<PyAny> {
+        py.None()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let repr = py.import("corio._handles")?.getattr("handle_repr")?;
+        Ok(repr.call1((slf,))?.unbind())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.callback)?;
+        visit.call(&self.args)?;
+        visit.call(&self.context)?;
+        visit.call(&self.the_loop)?;
+        if let Some(timer) = &self.timer {
+            visit.call(&timer.when)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.callback = None;
+        self.args = None;
+        self.context = None;
+        self.the_loop = None;
+    }
+}
+
+#[pymethods]
+impl TimerHandle {
+    /// The deadline, in `loop.time()` seconds, exactly as given.
+    fn when(slf: PyRef<'_, Self>, py: Python<'_>) -> Py<PyAny> {
+        slf.as_super()
+            .timer
+            .as_ref()
+            .map_or_else(|| py.None(), |t| t.when.clone_ref(py))
+    }
+
+    #[getter]
+    fn _when(slf: PyRef<'_, Self>, py: Python<'_>) -> Py<PyAny> {
+        TimerHandle::when(slf, py)
+    }
+
+    /// Whether the timer is still waiting in the wheel.
+    #[getter]
+    fn _scheduled(slf: PyRef<'_, Self>) -> bool {
+        slf.as_super()
+            .timer
+            .as_ref()
+            .is_some_and(|t| t.pending.is_some())
+    }
+
+    fn __hash__(slf: PyRef<'_, Self>) -> u64 {
+        let secs = slf.as_super().timer.as_ref().map_or(0.0, |t| t.when_secs);
+        secs.to_bits()
+    }
+
+    /// Ordered by deadline, as asyncio's timer handles are; equal when the
+    /// deadline, callback, arguments and cancellation agree.
+    fn __richcmp__(
+        slf: PyRef<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Ok(other) = other.cast::<TimerHandle>() else {
+            return Ok(py.NotImplemented());
+        };
+        let other = other.borrow();
+        let (a, b) = (slf.as_super(), other.as_super());
+        let when = |h: &Handle| h.timer.as_ref().map_or(0.0, |t| t.when_secs);
+        let same = || -> PyResult<bool> {
+            Ok(when(a) == when(b)
+                && a.cancelled == b.cancelled
+                && a._callback(py).bind(py).eq(b._callback(py))?
+                && a._args(py).bind(py).eq(b._args(py))?)
+        };
+        let result = match op {
+            CompareOp::Lt => when(a) < when(b),
+            CompareOp::Gt => when(a) > when(b),
+            CompareOp::Le => when(a) < when(b) || same()?,
+            CompareOp::Ge => when(a) > when(b) || same()?,
+            CompareOp::Eq => same()?,
+            CompareOp::Ne => !same()?,
+        };
+        Ok(result.into_pyobject(py)?.to_owned().into_any().unbind())
+    }
+}
