@@ -1,0 +1,117 @@
+"""One benchmark row on one event loop, in this (fresh) process; prints
+microseconds per operation. Every loop runs the same code.
+
+    python loop_rows.py LOOP ROW      # LOOP: asyncio | uvloop | corio
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Callable
+
+
+def new_loop(which: str) -> asyncio.AbstractEventLoop:
+    if which == "corio":
+        import corio
+
+        return corio.new_event_loop()
+    if which == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def call_soon_chain(loop: asyncio.AbstractEventLoop, n: int = 200_000) -> float:
+    left = n
+
+    def step() -> None:
+        nonlocal left
+        left -= 1
+        if left:
+            loop.call_soon(step)
+        else:
+            loop.stop()
+
+    loop.call_soon(step)
+    start = time.perf_counter()
+    loop.run_forever()
+    return (time.perf_counter() - start) / n
+
+
+def sleep_zero(loop: asyncio.AbstractEventLoop, n: int = 200_000) -> float:
+    async def main() -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    start = time.perf_counter()
+    loop.run_until_complete(main())
+    return (time.perf_counter() - start) / n
+
+
+def future_round_trip(loop: asyncio.AbstractEventLoop, n: int = 100_000) -> float:
+    async def main() -> None:
+        for _ in range(n):
+            fut = loop.create_future()
+            loop.call_soon(fut.set_result, None)
+            await fut
+
+    start = time.perf_counter()
+    loop.run_until_complete(main())
+    return (time.perf_counter() - start) / n
+
+
+def call_later_timers(loop: asyncio.AbstractEventLoop, n: int = 200_000) -> float:
+    rng = random.Random(1)
+    delays = [rng.random() * 0.002 for _ in range(n)]
+    fired = 0
+
+    def fire() -> None:
+        nonlocal fired
+        fired += 1
+        if fired == n:
+            loop.stop()
+
+    start = time.perf_counter()
+    for delay in delays:
+        loop.call_later(delay, fire)
+    loop.run_forever()
+    return (time.perf_counter() - start) / n
+
+
+def call_later_cancel(loop: asyncio.AbstractEventLoop, n: int = 200_000) -> float:
+    def never() -> None:
+        raise AssertionError("a cancelled timer ran")
+
+    start = time.perf_counter()
+    for _ in range(n):
+        loop.call_later(10, never).cancel()
+    loop.run_until_complete(asyncio.sleep(0))
+    return (time.perf_counter() - start) / n
+
+
+ROWS: dict[str, Callable[[asyncio.AbstractEventLoop], float]] = {
+    "call_soon chain": call_soon_chain,
+    "sleep(0)": sleep_zero,
+    "future round trip": future_round_trip,
+    "200k call_later over 0-2 ms": call_later_timers,
+    "call_later + cancel": call_later_cancel,
+}
+
+
+def main() -> int:
+    which, row = sys.argv[1], sys.argv[2]
+    loop = new_loop(which)
+    try:
+        ROWS[row](loop)  # warm-up
+        print(f"{ROWS[row](loop) * 1e6:.4f}")
+    finally:
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
