@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from loop_rows import ROWS  # noqa: E402
+from loop_rows import ROWS
 
 
 def main() -> int:
@@ -36,8 +36,18 @@ def main() -> int:
         for r in range(args.rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
-                cmd = ["taskset", "-c", args.cpu, loops[name], str(HERE / "loop_rows.py"), name, row]
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ)
+                cmd = [
+                    "taskset",
+                    "-c",
+                    args.cpu,
+                    loops[name],
+                    str(HERE / "loop_rows.py"),
+                    name,
+                    row,
+                ]
+                out = subprocess.run(
+                    cmd, check=True, capture_output=True, text=True, env=os.environ
+                )
                 samples.setdefault((row, name), []).append(float(out.stdout))
     header = "| row | " + " | ".join(f"{n} µs/op" for n in names)
     if "uvloop" in names:
