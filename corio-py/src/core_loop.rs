@@ -399,6 +399,27 @@ impl CoreLoop {
         Ok(handle.into_any())
     }
 
+    /// A level-triggered watch on `fd`, interested in nothing yet (a
+    /// transport sets its interest as its state changes).
+    pub(crate) fn watch_fd(&self, fd: RawFd) -> PyResult<Watch> {
+        let inner = self.inner.get()?;
+        if inner.fds.borrow().contains_key(&fd) {
+            return Err(PyRuntimeError::new_err(format!(
+                "file descriptor {fd} is watched by add_reader/add_writer: remove it first"
+            )));
+        }
+        let rt = inner.rt()?;
+        Watch::on(&rt, fd, Interest::NONE).map_err(PyErr::from)
+    }
+
+    /// Spawns a task on the loop (it runs when the loop does).
+    pub(crate) fn spawn(
+        &self,
+        future: impl std::future::Future<Output = ()> + 'static,
+    ) -> PyResult<Task<()>> {
+        Ok(self.inner.get()?.rt()?.spawn(future))
+    }
+
     /// Takes a timer out of the wheel, if this thread may touch the loop
     /// and it is open (a timer cancelled from another thread just does not
     /// run).

@@ -58,3 +58,16 @@ pub(crate) fn set_pending(err: PyErr) {
         p.borrow_mut().get_or_insert(err);
     });
 }
+
+/// An error a loop task (a transport's readiness task) could not hand to
+/// anyone: `KeyboardInterrupt`/`SystemExit` stop the loop, anything else
+/// is reported as unraisable (it means a bug in corio's Python half).
+pub(crate) fn report_from_task(py: Python<'_>, err: PyErr) {
+    if err.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
+        || err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+    {
+        set_pending(err);
+    } else {
+        err.write_unraisable(py, None);
+    }
+}

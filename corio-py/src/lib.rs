@@ -11,6 +11,7 @@ mod gil;
 mod handle;
 mod handle_runnable;
 mod owned;
+mod stream_io;
 mod threadsafe;
 
 use pyo3::prelude::*;
@@ -22,5 +23,6 @@ fn _corio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<threadsafe::RemoteLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<stream_io::StreamIO>()?;
     Ok(())
 }

@@ -22,20 +22,33 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _corio
+from ._pipes import PipesMixin
+from ._serving import ServingMixin
 from ._signals import SignalMixin
 from ._sock import SockMixin
+from ._unix import UnixMixin
 
 
 def _fd_of(fileobj: Any) -> int:
     return selectors._fileobj_to_fd(fileobj)  # type: ignore[attr-defined]
 
 
-class Loop(SockMixin, SignalMixin, _corio.CoreLoop, asyncio.BaseEventLoop):  # type: ignore[misc]
+class Loop(
+    SockMixin,
+    SignalMixin,
+    ServingMixin,
+    UnixMixin,
+    PipesMixin,
+    _corio.CoreLoop,
+    asyncio.BaseEventLoop,
+):  # type: ignore[misc]
     """An asyncio event loop whose core is corio's Rust loop."""
 
     def __init__(self) -> None:
         super().__init__()
         self._remote = self._core_remote()
+        self._init_serving()
+        self._init_unix()
         self._signal_handlers: dict[int, events.Handle] = {}
 
     # -- debug mode (the Rust loop reads the flag) --------------------
@@ -134,6 +147,7 @@ class Loop(SockMixin, SignalMixin, _corio.CoreLoop, asyncio.BaseEventLoop):  # t
     # -- file descriptors (level-triggered, as asyncio's selectors) ---
 
     def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._ensure_fd_no_transport(fd)
         self._add_reader(fd, callback, *args)
 
     def _add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> events.Handle:
@@ -146,9 +160,23 @@ class Loop(SockMixin, SignalMixin, _corio.CoreLoop, asyncio.BaseEventLoop):  # t
     def remove_reader(self, fd: Any) -> bool:
         if self.is_closed():
             return False
+        self._ensure_fd_no_transport(fd)
+        return self._remove_reader(fd)
+
+    def _remove_reader(self, fd: Any) -> bool:
+        """``remove_reader`` without the transport check."""
+        if self.is_closed():
+            return False
         return self._core_remove_reader(_fd_of(fd))
 
+    def _remove_writer(self, fd: Any) -> bool:
+        """``remove_writer`` without the transport check."""
+        if self.is_closed():
+            return False
+        return self._core_remove_writer(_fd_of(fd))
+
     def add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._ensure_fd_no_transport(fd)
         self._add_writer(fd, callback, *args)
 
     def _add_writer(self, fd: Any, callback: Callable[..., Any], *args: Any) -> events.Handle:
@@ -161,4 +189,5 @@ class Loop(SockMixin, SignalMixin, _corio.CoreLoop, asyncio.BaseEventLoop):  # t
     def remove_writer(self, fd: Any) -> bool:
         if self.is_closed():
             return False
-        return self._core_remove_writer(_fd_of(fd))
+        self._ensure_fd_no_transport(fd)
+        return self._remove_writer(fd)

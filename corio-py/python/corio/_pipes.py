@@ -1,0 +1,167 @@
+"""Pipes and subprocesses: ``connect_read_pipe``/``connect_write_pipe``
+(asyncio's ``BaseEventLoop``) get their transports here, and
+``subprocess_exec``/``subprocess_shell`` spawn through ``subprocess.Popen``
+as asyncio's own subprocess transport does (every ``Popen`` argument keeps
+its meaning). The pipe transports are asyncio's Unix ones, running on
+corio's level-triggered watches; a child's exit is reported through a
+pidfd watched by the loop (no child watcher, no SIGCHLD handler, no
+helper thread), and reaped at once (no zombie). A program that set a
+child watcher of its own (``asyncio.set_child_watcher``, before 3.14) gets
+it used, as asyncio would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from asyncio import unix_events
+from asyncio.log import logger
+from collections.abc import Callable
+from typing import Any
+
+
+class PipesMixin:
+    """The pipe and subprocess methods of ``corio.Loop``."""
+
+    # Provided by the loop.
+    _add_reader: Callable[..., asyncio.Handle]
+    _remove_reader: Callable[[Any], bool]
+    call_soon: Callable[..., Any]
+    call_soon_threadsafe: Callable[..., Any]
+    create_future: Callable[[], asyncio.Future[Any]]
+
+    def _make_read_pipe_transport(
+        self,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> asyncio.ReadTransport:
+        return unix_events._UnixReadPipeTransport(self, pipe, protocol, waiter, extra)  # type: ignore[attr-defined,no-any-return]
+
+    def _make_write_pipe_transport(
+        self,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> asyncio.WriteTransport:
+        return unix_events._UnixWritePipeTransport(self, pipe, protocol, waiter, extra)  # type: ignore[attr-defined,no-any-return]
+
+    async def _make_subprocess_transport(
+        self,
+        protocol: asyncio.BaseProtocol,
+        args: Any,
+        shell: bool,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        bufsize: int,
+        extra: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> asyncio.SubprocessTransport:
+        watcher = getattr(asyncio.get_event_loop_policy(), "_watcher", None)
+        if watcher is not None:
+            return await self._subprocess_with_watcher(
+                watcher, protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs
+            )
+        waiter = self.create_future()
+        transp = unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
+            self,
+            protocol,
+            args,
+            shell,
+            stdin,
+            stdout,
+            stderr,
+            bufsize,
+            waiter=waiter,
+            extra=extra,
+            **kwargs,
+        )
+        self._watch_child(transp)
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp  # type: ignore[no-any-return]
+
+    async def _subprocess_with_watcher(
+        self,
+        watcher: Any,
+        protocol: asyncio.BaseProtocol,
+        args: Any,
+        shell: bool,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        bufsize: int,
+        extra: dict[str, Any] | None,
+        **kwargs: Any,
+    ) -> asyncio.SubprocessTransport:
+        """asyncio's way, with the child watcher the program installed."""
+        # asyncio uses what __enter__ returns.
+        with watcher as entered:
+            if not entered.is_active():
+                raise RuntimeError(
+                    "asyncio.get_child_watcher() is not activated, "
+                    "subprocess support is not installed."
+                )
+            waiter = self.create_future()
+            transp = unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
+                self,
+                protocol,
+                args,
+                shell,
+                stdin,
+                stdout,
+                stderr,
+                bufsize,
+                waiter=waiter,
+                extra=extra,
+                **kwargs,
+            )
+            entered.add_child_handler(transp.get_pid(), self._child_watcher_callback, transp)
+            try:
+                await waiter
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                transp.close()
+                await transp._wait()
+                raise
+        return transp  # type: ignore[no-any-return]
+
+    def _child_watcher_callback(self, pid: int, returncode: int, transp: Any) -> None:
+        self.call_soon_threadsafe(transp._process_exited, returncode)
+
+    def _watch_child(self, transp: Any) -> None:
+        """Reports the child's exit to ``transp`` when its pidfd becomes
+        readable."""
+        pid = transp.get_pid()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            # Already gone (and maybe reaped): report what waitpid says.
+            self.call_soon(self._reap_child, pid, -1, transp)
+            return
+        self._add_reader(pidfd, self._reap_child, pid, pidfd, transp)
+
+    def _reap_child(self, pid: int, pidfd: int, transp: Any) -> None:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            # Someone else reaped it (a SIGCHLD handler of the program's).
+            logger.warning("Unknown child process pid %d, will report returncode 255", pid)
+            returncode = 255
+        else:
+            if done == 0:
+                return  # not exited yet: the pidfd stays watched
+            returncode = os.waitstatus_to_exitcode(status)
+        if pidfd >= 0:
+            self._remove_reader(pidfd)
+            os.close(pidfd)
+        transp._process_exited(returncode)

@@ -1,0 +1,216 @@
+"""corio's socket transport: an ``asyncio.Transport`` whose reads, writes,
+flow control and close sequence run in Rust (``_corio.StreamIO``).
+
+This half builds it the way asyncio's selector transport is built
+(``connection_made``, then reading, then the waiter, each a callback of
+its own), holds what ``get_extra_info`` returns, and handles the rare
+events: a fatal error, the final close of the socket, a server's count of
+its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import warnings
+from asyncio import base_events, constants, futures, transports, trsock
+from asyncio.log import logger
+from typing import Any
+
+from . import _corio
+
+_ATTACH_TAKES_TRANSPORT = sys.version_info >= (3, 13)
+
+
+class SocketTransport(transports._FlowControlMixin, transports.Transport):  # type: ignore[misc]
+    """A TCP or Unix stream socket's transport."""
+
+    _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
+    _sock: socket.socket | None = None
+
+    def __init__(
+        self,
+        loop: Any,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        server: Any = None,
+    ) -> None:
+        self._extra = dict(extra or {})
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._loop = loop
+        self._sock = sock
+        self._sock_fd = sock.fileno()
+        self._server = server
+        self._empty_waiter: asyncio.Future[None] | None = None
+        self._io = _corio.StreamIO(loop, self._sock_fd, self, protocol)
+        # The hot path straight to Rust: no Python frame per write.
+        self.write = self._io.write  # type: ignore[method-assign]
+        base_events._set_nodelay(sock)  # type: ignore[attr-defined]
+        if server is not None:
+            if _ATTACH_TAKES_TRANSPORT:
+                server._attach(self)
+            else:
+                server._attach()
+        loop._transports[self._sock_fd] = self
+        self._io._spawn()
+        loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(self._io.start_reading)
+        if waiter is not None:
+            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        info = [self.__class__.__name__]
+        if self._sock is None:
+            info.append("closed")
+        elif self.is_closing():
+            info.append("closing")
+        info.append(f"fd={self._sock_fd}")
+        if self._sock is not None:
+            info.append(f"read={'polling' if self.is_reading() else 'idle'}")
+            info.append(f"write=<bufsize={self.get_write_buffer_size()}>")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if self._sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+
+    # -- the transport API (Rust underneath) --------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:  # replaced per instance
+        self._io.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        self._io.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def get_protocol(self) -> Any:
+        return self._io.get_protocol()
+
+    def set_protocol(self, protocol: Any) -> None:
+        self._io.set_protocol(protocol)
+
+    def is_closing(self) -> bool:
+        return self._io.is_closing()
+
+    def is_reading(self) -> bool:
+        return self._io.is_reading()
+
+    def pause_reading(self) -> None:
+        self._io.pause_reading()
+        if self._loop is not None and self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self) -> None:
+        self._io.resume_reading()
+        if self._loop is not None and self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def close(self) -> None:
+        self._io.close()
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    def get_write_buffer_size(self) -> int:
+        return self._io.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._io.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._io._set_limits(high, low)
+
+    @property  # type: ignore[override]
+    def _protocol_paused(self) -> bool:
+        return self._io.protocol_paused
+
+    @property
+    def _protocol(self) -> Any:
+        return self._io.get_protocol()
+
+    # -- rare events (called from Rust) -------------------------------
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        self._io.force_close(exc)
+
+    def _fatal_error(self, exc: BaseException, message: str = "Fatal error on transport") -> None:
+        if isinstance(exc, OSError):
+            if self._loop is not None and self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        elif self._loop is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._io.get_protocol(),
+                }
+            )
+        self._force_close(exc)
+
+    def _write_failed(self, exc: BaseException) -> None:
+        if self._empty_waiter is not None:
+            self._empty_waiter.set_exception(exc)
+
+    def _write_drained(self) -> None:
+        if self._empty_waiter is not None and not self._empty_waiter.done():
+            self._empty_waiter.set_result(None)
+
+    def _finish_close(self) -> None:
+        """After ``connection_lost``: the socket closes (its watch is gone)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        self._loop = None
+        server, self._server = self._server, None
+        if server is not None:
+            if _ATTACH_TAKES_TRANSPORT:
+                server._detach(self)
+            else:
+                server._detach()
+        if self._empty_waiter is not None and not self._empty_waiter.done():
+            self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
+
+    # -- sendfile (asyncio's native path waits for the buffer to drain) --
+
+    def _make_empty_waiter(self) -> asyncio.Future[None]:
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        assert self._loop is not None
+        self._empty_waiter = self._loop.create_future()
+        if not self.get_write_buffer_size():
+            self._empty_waiter.set_result(None)
+        self.write = self._write_during_sendfile  # type: ignore[method-assign]
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self) -> None:
+        self._empty_waiter = None
+        self.write = self._io.write  # type: ignore[method-assign]
+
+    def _write_during_sendfile(self, data: Any) -> None:
+        raise RuntimeError("unable to write; sendfile is in progress")
