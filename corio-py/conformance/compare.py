@@ -5,8 +5,7 @@ three recorded runs) passes on corio's.
 
 Exits 1, naming the tests, if one that passes on the stock loop fails,
 errors or hangs on corio. Exempt tests (a private attribute of the stock
-loop) are listed in expected/exempt.txt with that attribute; the transport
-tests that part 2 builds for are listed in expected/part2.txt.
+loop) are listed in expected/exempt.txt with that attribute.
 """
 
 from __future__ import annotations
@@ -25,20 +24,10 @@ def main() -> int:
         for line in exempt_file.read_text().splitlines():
             if line.strip() and not line.startswith("#"):
                 exempt.add(line.split()[0])
-    part2_file = Path(__file__).parent / "expected" / "part2.txt"
-    part2 = {
-        line.strip()
-        for line in part2_file.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    }
-    deferred = 0
     regressions = []
     for report in corio.values():
         for name, status in report["tests"].items():
             if name in stock_passing and status != "pass" and name not in exempt:
-                if name.rsplit(".", 1)[-1] in part2:
-                    deferred += 1
-                    continue
                 regressions.append(f"{name}: {status} on corio, passes on the stock loop")
     for line in regressions:
         print(line)
@@ -47,7 +36,7 @@ def main() -> int:
         return 1
     print(
         f"conformance: every stock-passing test of {len(corio)} module(s) passes on corio "
-        f"({len(exempt)} exempt, {deferred} transport tests deferred to part 2)"
+        f"({len(exempt)} exempt)"
     )
     return 0
 

@@ -32,9 +32,17 @@ MODULES = [
     "test_threads",
     "test_runners",
     "test_pep492",
-    # Their transport tests wait for part 2 (expected/part2.txt).
     "test_events",
     "test_sock_lowlevel",
+    # Part 2: transports, servers, streams, SSL, sendfile, subprocesses.
+    "test_streams",
+    "test_server",
+    "test_sendfile",
+    "test_buffered_proto",
+    "test_sslproto",
+    "test_ssl",
+    "test_subprocess",
+    "test_unix_events",
     # Most of their tests build a TestLoop and never reach corio's loop;
     # the "on corio" count says how many do.
     "test_base_events",

@@ -31,7 +31,7 @@ def module_of(test: str) -> str:
     return test.split(".")[2]
 
 
-def rows(version: str, exempt: set[str], part2: set[str]) -> list[str]:
+def rows(version: str, exempt: set[str]) -> list[str]:
     corio = json.loads((ROOT / "target" / f"conformance-{version}.json").read_text())
     stock = set(json.loads((HERE / "expected" / f"stock-{version}.json").read_text()))
     uv_path = HERE / "expected" / f"uvloop-{version}.json"
@@ -43,8 +43,7 @@ def rows(version: str, exempt: set[str], part2: set[str]) -> list[str]:
         passed = sum(1 for s in tests.values() if s == "pass")
         missing = {t for t in stock_here if tests.get(t) != "pass"}
         n_exempt = len({t for t in missing if t in exempt})
-        n_part2 = len({t for t in missing - exempt if t.rsplit(".", 1)[-1] in part2})
-        failed = len(missing) - n_exempt - n_part2
+        failed = len(missing) - n_exempt
         ran = len(tests)
         if module in uvloop:
             c = uvloop[module]["counts"]
@@ -54,7 +53,7 @@ def rows(version: str, exempt: set[str], part2: set[str]) -> list[str]:
         on = corio[module]["counts"]["on_corio"]
         out.append(
             f"| {version} | {module} | {ran} | {on} | {len(stock_here)} | {passed} | "
-            f"{n_exempt} | {n_part2} | **{failed}** | {uv} |"
+            f"{n_exempt} | **{failed}** | {uv} |"
         )
     return out
 
@@ -62,23 +61,22 @@ def rows(version: str, exempt: set[str], part2: set[str]) -> list[str]:
 def main() -> int:
     target = Path(sys.argv[1])
     exempt = names(HERE / "expected" / "exempt.txt")
-    part2 = names(HERE / "expected" / "part2.txt")
     versions = sorted(
         (p.stem.split("-")[1] for p in (ROOT / "target").glob("conformance-*.json")),
         key=lambda v: tuple(map(int, v.split("."))),
     )
     header = (
         "| Python | module | tests run | on a corio loop | stock passed (3 of 3 runs) "
-        "| corio passed | exempt | part 2 | corio failed | uvloop passed | uvloop failed "
+        "| corio passed | exempt | corio failed | uvloop passed | uvloop failed "
         "| uvloop hung |"
     )
     lines = [
         START,
         header,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for version in versions:
-        lines += rows(version, exempt, part2)
+        lines += rows(version, exempt)
     lines.append(END)
     text = target.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)

@@ -190,6 +190,7 @@ impl CoreLoop {
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> PyResult<CoreLoop> {
         let rt = Runtime::builder()
             .wait_hooks(Arc::new(ReleaseGil))
+            .poll_each_iteration(true)
             .build()
             .map_err(PyErr::from)?;
         let origin = (rt.now(), monotonic());

@@ -54,6 +54,9 @@ struct Refs {
     the_loop: Option<Py<PyAny>>,
     transport: Option<Py<PyAny>>,
     protocol: Option<Py<PyAny>>,
+    /// Called once the socket is writable with nothing buffered (sendfile
+    /// waits this way on the transport's own watch).
+    on_writable: Option<Py<PyAny>>,
 }
 
 struct State {
@@ -78,6 +81,8 @@ struct State {
     high_water: Cell<usize>,
     low_water: Cell<usize>,
     protocol_paused: Cell<bool>,
+    /// An `on_writable` callback waits.
+    wants_writable: Cell<bool>,
 }
 
 impl Drop for State {
@@ -109,7 +114,7 @@ impl State {
         {
             want = want.with(Interest::READABLE);
         }
-        if self.pending() > 0 && self.conn_lost.get() == 0 {
+        if (self.pending() > 0 || self.wants_writable.get()) && self.conn_lost.get() == 0 {
             want = want.with(Interest::WRITABLE);
         }
         if want == self.interest.get() {
@@ -370,8 +375,17 @@ impl StreamIO {
         let py = slf.py();
         let this = slf.get();
         let st = this.state.get()?;
-        if st.conn_lost.get() > 0 || st.pending() == 0 {
+        if st.conn_lost.get() > 0 {
             return st.update_interest();
+        }
+        if st.pending() == 0 {
+            st.wants_writable.set(false);
+            st.update_interest()?;
+            let callback = this.refs.borrow_mut().on_writable.take();
+            if let Some(callback) = callback {
+                callback.call0(py)?;
+            }
+            return Ok(());
         }
         let sent = {
             let buffer = st.buffer.borrow();
@@ -514,11 +528,13 @@ impl StreamIO {
                 high_water: Cell::new(64 * 1024),
                 low_water: Cell::new(16 * 1024),
                 protocol_paused: Cell::new(false),
+                wants_writable: Cell::new(false),
             }),
             refs: RefCell::new(Refs {
                 the_loop: Some(the_loop.clone().unbind()),
                 transport: Some(transport),
                 protocol: None,
+                on_writable: None,
             }),
         };
         this.set_protocol(protocol)?;
@@ -695,6 +711,16 @@ impl StreamIO {
         Ok(())
     }
 
+    /// Calls `callback()` once the socket is writable and nothing is
+    /// buffered (replacing a callback that still waits).
+    fn _wait_writable(&self, callback: Py<PyAny>) -> PyResult<()> {
+        let old = self.refs.borrow_mut().on_writable.replace(callback);
+        drop(old);
+        let st = self.state.get()?;
+        st.wants_writable.set(true);
+        st.update_interest()
+    }
+
     fn get_write_buffer_size(&self) -> PyResult<usize> {
         Ok(self.state.get()?.pending())
     }
@@ -767,6 +793,7 @@ impl StreamIO {
                 the_loop: None,
                 transport: None,
                 protocol: None,
+                on_writable: None,
             },
         );
         drop(old);
@@ -781,6 +808,7 @@ impl StreamIO {
             visit.call(&refs.the_loop)?;
             visit.call(&refs.transport)?;
             visit.call(&refs.protocol)?;
+            visit.call(&refs.on_writable)?;
         }
         Ok(())
     }
@@ -790,6 +818,7 @@ impl StreamIO {
             refs.the_loop = None;
             refs.transport = None;
             refs.protocol = None;
+            refs.on_writable = None;
         }
     }
 }

@@ -22,7 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _corio
+from ._datagram import DatagramMixin
 from ._pipes import PipesMixin
+from ._sendfile import SendfileMixin
 from ._serving import ServingMixin
 from ._signals import SignalMixin
 from ._sock import SockMixin
@@ -39,6 +41,8 @@ class Loop(
     ServingMixin,
     UnixMixin,
     PipesMixin,
+    SendfileMixin,
+    DatagramMixin,
     _corio.CoreLoop,
     asyncio.BaseEventLoop,
 ):  # type: ignore[misc]

@@ -55,6 +55,8 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         self._sock_fd = sock.fileno()
         self._server = server
         self._empty_waiter: asyncio.Future[None] | None = None
+        # sendfile waiting for the socket to take more.
+        self._writable_waiter: asyncio.Future[None] | None = None
         self._io = _corio.StreamIO(loop, self._sock_fd, self, protocol)
         # The hot path straight to Rust: no Python frame per write.
         self.write = self._io.write  # type: ignore[method-assign]
@@ -193,8 +195,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
                 server._detach(self)
             else:
                 server._detach()
-        if self._empty_waiter is not None and not self._empty_waiter.done():
-            self._empty_waiter.set_exception(ConnectionError("Connection is closed by peer"))
+        for waiter in (self._empty_waiter, self._writable_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionError("Connection is closed by peer"))
 
     # -- sendfile (asyncio's native path waits for the buffer to drain) --
 

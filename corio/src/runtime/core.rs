@@ -43,6 +43,7 @@ const MAX_POLL_SKIP: Duration = Duration::from_millis(1);
 pub(crate) struct CoreConfig {
     pub(crate) paused: bool,
     pub(crate) event_interval: u32,
+    pub(crate) poll_each_iteration: bool,
     pub(crate) debug: Option<DebugConfig>,
     pub(crate) exception_handler: ErrorHook,
     pub(crate) wait_hooks: Option<Arc<dyn WaitHooks>>,
@@ -74,6 +75,8 @@ pub(crate) struct Core {
     /// Runnables run since the reactor was last polled.
     ran_since_poll: Cell<u32>,
     event_interval: u32,
+    /// Poll every iteration while I/O sources are registered (asyncio's).
+    poll_each_iteration: bool,
     debug: Option<DebugConfig>,
     exception_handler: RefCell<ErrorHook>,
     wait_hooks: RefCell<Option<Arc<dyn WaitHooks>>>,
@@ -110,6 +113,7 @@ impl Core {
             stopping: Cell::new(false),
             ran_since_poll: Cell::new(0),
             event_interval: config.event_interval.max(1),
+            poll_each_iteration: config.poll_each_iteration,
             debug: config.debug,
             exception_handler: RefCell::new(config.exception_handler),
             has_wait_hooks: Cell::new(config.wait_hooks.is_some()),
@@ -287,7 +291,11 @@ impl Core {
         let overdue = now.is_some_and(|now| {
             now.saturating_duration_since(self.last_poll.get()) >= MAX_POLL_SKIP
         });
-        if !has_ready || overdue || self.ran_since_poll.get() >= self.event_interval {
+        if !has_ready
+            || overdue
+            || self.ran_since_poll.get() >= self.event_interval
+            || (self.poll_each_iteration && self.reactor.has_sources())
+        {
             let next_deadline = self.timers.borrow_mut().next_deadline();
             let came_in = self.poll_io(self.poll_timeout(has_ready, next_deadline));
             self.ran_since_poll.set(0);

@@ -93,6 +93,7 @@ pub struct Builder {
     exception_handler: Option<report::ErrorHook>,
     wait_hooks: Option<Arc<dyn WaitHooks>>,
     event_interval: u32,
+    poll_each_iteration: bool,
 }
 
 impl std::fmt::Debug for Builder {
@@ -102,6 +103,7 @@ impl std::fmt::Debug for Builder {
             .field("debug", &self.debug)
             .field("slow_callback_duration", &self.slow_callback_duration)
             .field("event_interval", &self.event_interval)
+            .field("poll_each_iteration", &self.poll_each_iteration)
             .finish()
     }
 }
@@ -116,6 +118,7 @@ impl Default for Builder {
             exception_handler: None,
             wait_hooks: None,
             event_interval: 61,
+            poll_each_iteration: false,
         }
     }
 }
@@ -197,6 +200,18 @@ impl Builder {
         self
     }
 
+    /// asyncio's rhythm: while any I/O source is registered, every
+    /// iteration polls for I/O (without waiting when work is ready), so a
+    /// descriptor that became ready is seen at the next iteration, as
+    /// asyncio's selector loop sees it. Off by default: corio's own loop
+    /// skips that poll while work stays ready, up to `event_interval`
+    /// runnables (or 1 ms with timers pending), saving a system call per
+    /// iteration. corio's Python loop turns it on.
+    pub fn poll_each_iteration(mut self, yes: bool) -> Builder {
+        self.poll_each_iteration = yes;
+        self
+    }
+
     /// Builds the runtime. Fails only if the OS refuses an epoll instance or
     /// an eventfd (for example at the file descriptor limit).
     pub fn build(self) -> io::Result<Runtime> {
@@ -215,6 +230,7 @@ impl Builder {
         let config = CoreConfig {
             paused: self.paused,
             event_interval: self.event_interval,
+            poll_each_iteration: self.poll_each_iteration,
             debug,
             exception_handler: self
                 .exception_handler
