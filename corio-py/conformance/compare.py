@@ -29,6 +29,10 @@ def main() -> int:
         for name, status in report["tests"].items():
             if name in stock_passing and status != "pass" and name not in exempt:
                 regressions.append(f"{name}: {status} on corio, passes on the stock loop")
+    for module, report in corio.items():
+        fds = report.get("fds")
+        if fds and fds[1] > fds[0]:
+            regressions.append(f"{module}: {fds[1] - fds[0]} descriptor(s) left open")
     for line in regressions:
         print(line)
     if regressions:

@@ -78,9 +78,12 @@ def run_module(module: str, loop: str, timeout: float) -> dict[str, object]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         started = None
+        fds: list[int] | None = None
         for line in stdout.splitlines():
             kind, _, rest = line.partition(" ")
-            if kind == "START":
+            if kind == "FDS":
+                fds = [int(x) for x in rest.split()]
+            elif kind == "START":
                 started = rest
             elif kind == "RESULT":
                 status, where, name = rest.split(" ", 2)
@@ -99,7 +102,9 @@ def run_module(module: str, loop: str, timeout: float) -> dict[str, object]:
         for s in ("pass", "fail", "error", "skip", "hung")
     }
     counts["on_corio"] = len(on_corio)
-    return {"counts": counts, "tests": results}
+    # Descriptors open before and after the module's last run (None if it
+    # hung or crashed).
+    return {"counts": counts, "tests": results, "fds": fds}
 
 
 def main() -> int:
@@ -122,7 +127,8 @@ def main() -> int:
         print(
             f"{version} {args.loop} {module}: "
             f"{c['pass']} passed, {c['fail'] + c['error']} failed, {c['skip']} skipped, "
-            f"{c['hung']} hung ({c['on_corio']} ran on a corio loop)",
+            f"{c['hung']} hung ({c['on_corio']} ran on a corio loop), "
+            f"descriptors before/after: {report[module]['fds']}",
             flush=True,
         )
     if args.json:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import gc
 import importlib
+import os
 import sys
 import unittest
 
@@ -63,6 +65,10 @@ class Result(unittest.TextTestResult):
     def stopTest(self, test: unittest.TestCase) -> None:
         faulthandler.cancel_dump_traceback_later()
         super().stopTest(test)
+        if os.environ.get("CORIO_CONFORMANCE_FDS"):
+            # Which test leaves descriptors open (for debugging leaks).
+            gc.collect()
+            print(f"FDCOUNT {len(os.listdir('/proc/self/fd'))} {test.id()}", file=sys.stderr)
 
     def _report(self, status: str, test: unittest.TestCase) -> None:
         # Whether this test made a corio loop (its own or through the policy).
@@ -195,7 +201,18 @@ def main() -> int:
         tests += factory_class_tests(module, args.module, args.loop)
     tests = [t for t in tests if t.id() not in set(args.exclude)]
     runner = unittest.TextTestRunner(stream=sys.stderr, resultclass=Result, verbosity=0)
+    gc.collect()
+    fds_before = len(os.listdir("/proc/self/fd"))
     runner.run(unittest.TestSuite(tests))
+    gc.collect()
+    # Descriptors the module's tests left open (the bar: none).
+    print(f"FDS {fds_before} {len(os.listdir('/proc/self/fd'))}", flush=True)
+    if os.environ.get("CORIO_CONFORMANCE_FDS"):
+        for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+            try:
+                print("FD", fd, os.readlink(f"/proc/self/fd/{fd}"), file=sys.stderr)
+            except OSError:
+                pass
     return 0
 
 

@@ -83,6 +83,14 @@ struct State {
     protocol_paused: Cell<bool>,
     /// An `on_writable` callback waits.
     wants_writable: Cell<bool>,
+    /// This object, weakly (set by `_spawn`).
+    me: RefCell<Option<Py<PyWeakrefReference>>>,
+    /// This object, strongly, while the socket is watched for anything:
+    /// the loop keeps a reading or writing transport alive, as asyncio's
+    /// selector does through its handles (a stream handler's task waits
+    /// on a future only the transport's protocol holds). Not visible to
+    /// the garbage collector, on purpose: it is the loop's root.
+    keepalive: RefCell<Option<Py<PyAny>>>,
 }
 
 impl Drop for State {
@@ -124,6 +132,22 @@ impl State {
             watch.set_interest(want).map_err(PyErr::from)?;
         }
         self.interest.set(want);
+        let old = if want.is_empty() {
+            self.keepalive.borrow_mut().take()
+        } else {
+            if self.keepalive.borrow().is_none() {
+                let me = Python::attach(|py| {
+                    self.me
+                        .borrow()
+                        .as_ref()
+                        .and_then(|me| me.bind(py).upgrade())
+                        .map(Bound::unbind)
+                });
+                *self.keepalive.borrow_mut() = me;
+            }
+            None
+        };
+        drop(old);
         Ok(())
     }
 
@@ -483,6 +507,8 @@ impl StreamIO {
         let watch = st.watch.borrow_mut().take();
         drop(watch);
         st.interest.set(Interest::NONE);
+        let keepalive = st.keepalive.borrow_mut().take();
+        drop(keepalive);
         Ok(())
     }
 
@@ -529,6 +555,8 @@ impl StreamIO {
                 low_water: Cell::new(16 * 1024),
                 protocol_paused: Cell::new(false),
                 wants_writable: Cell::new(false),
+                me: RefCell::new(None),
+                keepalive: RefCell::new(None),
             }),
             refs: RefCell::new(Refs {
                 the_loop: Some(the_loop.clone().unbind()),
@@ -554,6 +582,7 @@ impl StreamIO {
         let Some(watch) = st.watch.borrow().clone() else {
             return Ok(());
         };
+        *st.me.borrow_mut() = Some(PyWeakrefReference::new(slf)?.unbind());
         let mut tasks = st.tasks.borrow_mut();
         for read in [true, false] {
             // Weak: an abandoned transport must stay collectable (its
@@ -591,6 +620,14 @@ impl StreamIO {
             })?);
         }
         Ok(())
+    }
+
+    /// The loop is closing: it lets go of the transport (its watch and the
+    /// reference that kept it alive), which the garbage collector then
+    /// finalizes as asyncio's would (a `ResourceWarning`, the socket
+    /// closed).
+    fn _release(&self) -> PyResult<()> {
+        self.unwatch()
     }
 
     /// asyncio adds the reader after `connection_made`: this is that step.

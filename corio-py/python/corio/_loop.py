@@ -146,6 +146,8 @@ class Loop(
             return
         self._remove_all_signal_handlers()
         super().close()
+        self._release_transports()
+        self._close_child_pidfds()
         self._core_close()
 
     # -- file descriptors (level-triggered, as asyncio's selectors) ---

@@ -37,6 +37,13 @@ class ServingMixin:
             weakref.WeakValueDictionary()
         )
 
+    def _release_transports(self) -> None:
+        """At close: the loop stops keeping its transports alive (one left
+        open is then finalized by the garbage collector, as asyncio's)."""
+        for transport in list(self._transports.values()):
+            if isinstance(transport, SocketTransport):
+                transport._io._release()
+
     def _ensure_fd_no_transport(self, fd: Any) -> None:
         fileno = fd
         if not isinstance(fileno, int):

@@ -23,7 +23,10 @@ pub(crate) struct Shared {
     has_injected: AtomicBool,
     /// Set once an eventfd wake is pending, so a burst of wakes costs one write.
     notified: AtomicBool,
-    waker: Arc<dyn Notify>,
+    /// The loop's eventfd; let go when the loop closes, so that a handle
+    /// kept after that (a `LoopHandle`, Python's `call_soon_threadsafe`
+    /// side) does not keep the descriptor open.
+    waker: Mutex<Option<Arc<dyn Notify>>>,
     closed: AtomicBool,
     stop_requested: AtomicBool,
     /// Operations running on other threads that will come back to the loop;
@@ -38,7 +41,7 @@ impl Shared {
             injected: Mutex::new(Vec::new()),
             has_injected: AtomicBool::new(false),
             notified: AtomicBool::new(false),
-            waker,
+            waker: Mutex::new(Some(waker)),
             closed: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
@@ -72,9 +75,12 @@ impl Shared {
     /// Wakes the loop if it sleeps in `epoll_wait` (one write per burst).
     pub(crate) fn notify(&self) {
         if !self.notified.swap(true, Ordering::AcqRel) {
-            // An error here means the eventfd counter is saturated, i.e. a
-            // wake is already pending: nothing is lost.
-            let _ = self.waker.notify();
+            let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(waker) = waker.as_ref() {
+                // An error here means the eventfd counter is saturated,
+                // i.e. a wake is already pending: nothing is lost.
+                let _ = waker.notify();
+            }
         }
     }
 
@@ -113,6 +119,12 @@ impl Shared {
         let mut queue = self.lock();
         self.closed.store(true, Ordering::Release);
         self.has_injected.store(false, Ordering::Release);
+        let waker = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(waker);
         std::mem::take(&mut *queue)
     }
 
