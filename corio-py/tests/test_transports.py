@@ -176,7 +176,7 @@ def test_buffered_protocol_reads_into_its_own_buffer(loop):
         proto = Buffered()
         server = await loop.create_server(lambda: proto, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"abc" * 10_000)
         writer.write_eof()
         assert await proto.done == b"abc" * 10_000
@@ -274,7 +274,7 @@ def test_subprocess_pipes_exit_code_and_no_zombie(loop):
         out, _ = await proc.communicate(b"corio")
         assert out == b"oiroc" and proc.returncode == 3
         with pytest.raises(ChildProcessError):
-            os.waitpid(proc.pid, os.WNOHANG)  # reaped by the loop already
+            os.waitpid(proc.pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG: it does not block; reaped by the loop already)
         shell = await asyncio.create_subprocess_shell(
             "exit 7", stdout=subprocess.DEVNULL, start_new_session=True
         )
