@@ -228,7 +228,7 @@ impl Reactor {
         let level = matches!(mode, Mode::Level(_));
         let io = Rc::new(ScheduledIo::new(entry.key(), generation, level));
         let tok = token(entry.key(), generation);
-        if level {
+        if let Mode::Level(interest) = mode {
             let mut level_fds = self.level_fds.borrow_mut();
             if level_fds.contains_key(&fd) {
                 // The descriptor number was closed and reused behind an
@@ -237,6 +237,7 @@ impl Reactor {
             } else {
                 self.backend().register(fd, tok, mode)?;
             }
+            io.level_interest.set(interest);
             level_fds.insert(fd, entry.key());
         } else {
             self.backend().register(fd, tok, mode)?;
@@ -245,13 +246,30 @@ impl Reactor {
         Ok(io)
     }
 
-    /// Changes a level-triggered registration's interest.
+    /// Changes a level-triggered registration's interest: one system call
+    /// (add, modify or delete, from what the backend has now), none when
+    /// it stays empty.
     pub(crate) fn reregister(&self, fd: RawFd, io: &ScheduledIo, mode: Mode) -> io::Result<()> {
         if !self.owns(fd, io) {
             return Ok(()); // the descriptor belongs to a newer registration
         }
-        self.backend()
-            .reregister(fd, token(io.key, io.generation), mode)
+        let Mode::Level(new) = mode else {
+            return self
+                .backend()
+                .reregister(fd, token(io.key, io.generation), mode);
+        };
+        let old = io.level_interest.get();
+        let tok = token(io.key, io.generation);
+        match (old.is_empty(), new.is_empty()) {
+            (true, true) => {}
+            (true, false) => self.backend().register(fd, tok, mode)?,
+            (false, true) => {
+                let _ = self.backend().deregister(fd);
+            }
+            (false, false) => self.backend().reregister(fd, tok, mode)?,
+        }
+        io.level_interest.set(new);
+        Ok(())
     }
 
     /// Whether `io` is (still) the registration of `fd`.
@@ -265,9 +283,14 @@ impl Reactor {
     /// Removes a registration; returns it so the caller drops its wakers
     /// outside the borrow.
     pub(crate) fn deregister(&self, fd: RawFd, io: &ScheduledIo) -> Option<Rc<ScheduledIo>> {
+        // A level-triggered descriptor with no interest is not in the
+        // backend: nothing to remove (and it may be closed by now).
+        let in_backend = !io.is_level() || !io.level_interest.get().is_empty();
         if self.owns(fd, io) {
-            // The fd may already be closed, which removed it from epoll.
-            let _ = self.backend().deregister(fd);
+            if in_backend {
+                // The fd may already be closed, which removed it from epoll.
+                let _ = self.backend().deregister(fd);
+            }
             let mut level_fds = self.level_fds.borrow_mut();
             if level_fds.get(&fd) == Some(&io.key) {
                 level_fds.remove(&fd);

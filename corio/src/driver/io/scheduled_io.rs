@@ -101,6 +101,9 @@ pub(crate) struct ScheduledIo {
     /// Level-triggered: readiness is not remembered between polls (the
     /// backend reports it again while it lasts).
     level: bool,
+    /// Level-triggered: the interest the backend has now (empty: the
+    /// descriptor is not in the backend at all).
+    pub(crate) level_interest: Cell<super::Interest>,
     readiness: Cell<u8>,
     read: Waiters,
     write: Waiters,
@@ -112,6 +115,7 @@ impl ScheduledIo {
             key,
             generation,
             level,
+            level_interest: Cell::new(super::Interest::NONE),
             // Edge-triggered sources assume ready at first: the first
             // attempt finds out, saving a wait. Level-triggered ones wait
             // for the backend to say so.
@@ -119,6 +123,11 @@ impl ScheduledIo {
             read: Waiters::default(),
             write: Waiters::default(),
         }
+    }
+
+    /// Whether the descriptor is level-triggered (a `Watch`).
+    pub(crate) fn is_level(&self) -> bool {
+        self.level
     }
 
     /// The backend reported `ready`: remember it and collect the wakers.
