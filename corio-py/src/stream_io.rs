@@ -209,6 +209,30 @@ fn send(fd: RawFd, data: &[u8]) -> std::io::Result<usize> {
     }
 }
 
+/// `sendmsg` of several buffers at once (at most `IOV_MAX` of them).
+fn send_vectored(fd: RawFd, parts: &[&[u8]]) -> std::io::Result<usize> {
+    let iov: Vec<libc::iovec> = parts
+        .iter()
+        .take(1024)
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        })
+        .collect();
+    // SAFETY: a zeroed msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = iov.len();
+    // SAFETY: every iovec points into a slice alive for this call; sendmsg
+    // only reads them.
+    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 fn recv(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
@@ -732,6 +756,91 @@ impl StreamIO {
             st.update_interest()?;
             Self::maybe_pause_protocol(slf)?;
         }
+        Ok(())
+    }
+
+    /// asyncio's `writelines`: the buffers go out in one `sendmsg` when
+    /// nothing is buffered (no join), the rest is buffered.
+    fn writelines(slf: &Bound<'_, Self>, list_of_data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let items: Vec<Bound<'_, PyAny>> = list_of_data.try_iter()?.collect::<PyResult<_>>()?;
+        let st = slf.get().state.get()?;
+        if st.eof.get() || st.conn_lost.get() > 0 || st.pending() > 0 || items.len() < 2 {
+            // The general path: one write per buffer (each is appended to
+            // what is buffered, or tried, or refused as `write` does).
+            for item in &items {
+                Self::write(slf, item)?;
+            }
+            return Ok(());
+        }
+        // Every buffer held (bytes need no holding) while the slices are used.
+        let mut held: Vec<Option<PyBuffer<u8>>> = Vec::with_capacity(items.len());
+        for item in &items {
+            if item.cast::<PyBytes>().is_ok() {
+                held.push(None);
+                continue;
+            }
+            if item.cast::<PyByteArray>().is_err() && item.cast::<PyMemoryView>().is_err() {
+                return Err(PyTypeError::new_err(format!(
+                    "data argument must be a bytes-like object, not {:?}",
+                    item.get_type().name()?.to_string()
+                )));
+            }
+            let buffer = PyBuffer::<u8>::get(item)?;
+            if !buffer.is_c_contiguous() {
+                for item in &items {
+                    Self::write(slf, item)?;
+                }
+                return Ok(());
+            }
+            held.push(Some(buffer));
+        }
+        let mut all: Vec<&[u8]> = items
+            .iter()
+            .zip(&held)
+            .map(|(item, buffer)| match buffer {
+                None => item
+                    .cast::<PyBytes>()
+                    .map(|b| b.as_bytes())
+                    .unwrap_or_default(),
+                // SAFETY: a C-contiguous buffer of `len_bytes` bytes, alive
+                // (and unable to change size) while `held` lives; sendmsg
+                // runs no Python code.
+                Some(buffer) => unsafe {
+                    std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
+                },
+            })
+            .collect();
+        all.retain(|p| !p.is_empty());
+        let total: usize = all.iter().map(|p| p.len()).sum();
+        if total == 0 {
+            return Ok(());
+        }
+        let sent = match send_vectored(st.fd, &all) {
+            Err(e) if would_block(&e) => 0,
+            Err(e) => {
+                return slf
+                    .get()
+                    .fatal(py, os_error(e), "Fatal write error on socket transport")
+            }
+            Ok(n) => n,
+        };
+        if sent < total {
+            let mut skip = sent;
+            let mut buffer = st.buffer.borrow_mut();
+            for part in &all {
+                if skip >= part.len() {
+                    skip -= part.len();
+                    continue;
+                }
+                buffer.extend_from_slice(&part[skip..]);
+                skip = 0;
+            }
+            drop(buffer);
+            st.update_interest()?;
+            Self::maybe_pause_protocol(slf)?;
+        }
+        drop(held);
         Ok(())
     }
 

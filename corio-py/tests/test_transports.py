@@ -114,6 +114,28 @@ def test_ten_mib_echo_through_protocols_loses_no_byte(loop):
     run(loop, main())
 
 
+def test_writelines_sends_every_buffer_in_order(loop):
+    parts = [os.urandom(n) for n in (1, 100, 65536, 3 * 1024 * 1024, 7)]
+
+    async def main():
+        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tr, proto = await loop.create_connection(lambda: Collect(loop), "127.0.0.1", port)
+        with pytest.raises(TypeError):
+            tr.writelines([b"ok", "not bytes"])
+        tr.writelines(
+            [parts[0], bytearray(parts[1]), memoryview(parts[2]), parts[3], b"", parts[4]]
+        )
+        tr.writelines([b"tail-", memoryview(b"xx-tail")[2:]])
+        tr.write_eof()
+        await proto.done
+        assert bytes(proto.data) == b"".join(parts) + b"tail--tail"
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
 def test_flow_control_pauses_and_resumes_the_writer(loop):
     async def main():
         accepted: asyncio.Future[Any] = loop.create_future()

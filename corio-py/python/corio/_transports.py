@@ -96,7 +96,9 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         self._io.write(data)
 
     def writelines(self, list_of_data: Any) -> None:
-        self.write(b"".join(list_of_data))
+        if self._empty_waiter is not None:
+            raise RuntimeError("unable to writelines; sendfile is in progress")
+        self._io.writelines(list_of_data)
 
     def write_eof(self) -> None:
         self._io.write_eof()
