@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from asyncio import unix_events
 from asyncio.log import logger
 from collections.abc import Callable
@@ -103,8 +104,11 @@ class PipesMixin:
         **kwargs: Any,
     ) -> asyncio.SubprocessTransport:
         """asyncio's way, with the child watcher the program installed."""
-        # asyncio uses what __enter__ returns.
+        # Until 3.11 asyncio uses what __enter__ returns; from 3.12 on, the
+        # watcher itself.
         with watcher as entered:
+            if sys.version_info >= (3, 12):
+                entered = watcher
             if not entered.is_active():
                 raise RuntimeError(
                     "asyncio.get_child_watcher() is not activated, "
