@@ -60,51 +60,15 @@ class PipesMixin:
         extra: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> asyncio.SubprocessTransport:
+        popen_args = (protocol, args, shell, stdin, stdout, stderr, bufsize)
         watcher = getattr(asyncio.get_event_loop_policy(), "_watcher", None)
-        if watcher is not None:
-            return await self._subprocess_with_watcher(
-                watcher, protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs
-            )
-        waiter = self.create_future()
-        transp = unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
-            self,
-            protocol,
-            args,
-            shell,
-            stdin,
-            stdout,
-            stderr,
-            bufsize,
-            waiter=waiter,
-            extra=extra,
-            **kwargs,
-        )
-        self._watch_child(transp)
-        try:
-            await waiter
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException:
-            transp.close()
-            await transp._wait()
-            raise
-        return transp  # type: ignore[no-any-return]
-
-    async def _subprocess_with_watcher(
-        self,
-        watcher: Any,
-        protocol: asyncio.BaseProtocol,
-        args: Any,
-        shell: bool,
-        stdin: Any,
-        stdout: Any,
-        stderr: Any,
-        bufsize: int,
-        extra: dict[str, Any] | None,
-        **kwargs: Any,
-    ) -> asyncio.SubprocessTransport:
-        """asyncio's way, with the child watcher the program installed."""
-        # Until 3.11 asyncio uses what __enter__ returns; from 3.12 on, the
+        if watcher is None:
+            waiter = self.create_future()
+            transp = self._spawn(waiter, popen_args, extra, kwargs)
+            self._watch_child(transp)
+            return await self._started(transp, waiter)
+        # asyncio's way, with the child watcher the program installed. Until
+        # 3.11 asyncio asks what __enter__ returns; from 3.12 on, the
         # watcher itself.
         with watcher as entered:
             if sys.version_info >= (3, 12):
@@ -115,29 +79,35 @@ class PipesMixin:
                     "subprocess support is not installed."
                 )
             waiter = self.create_future()
-            transp = unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
-                self,
-                protocol,
-                args,
-                shell,
-                stdin,
-                stdout,
-                stderr,
-                bufsize,
-                waiter=waiter,
-                extra=extra,
-                **kwargs,
-            )
+            transp = self._spawn(waiter, popen_args, extra, kwargs)
             entered.add_child_handler(transp.get_pid(), self._child_watcher_callback, transp)
-            try:
-                await waiter
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException:
-                transp.close()
-                await transp._wait()
-                raise
-        return transp  # type: ignore[no-any-return]
+            return await self._started(transp, waiter)
+
+    def _spawn(
+        self,
+        waiter: asyncio.Future[Any],
+        popen_args: tuple[Any, ...],
+        extra: dict[str, Any] | None,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """asyncio's Unix subprocess transport: ``subprocess.Popen`` and
+        pipe transports for the standard streams."""
+        return unix_events._UnixSubprocessTransport(  # type: ignore[attr-defined]
+            self, *popen_args, waiter=waiter, extra=extra, **kwargs
+        )
+
+    async def _started(self, transp: Any, waiter: asyncio.Future[Any]) -> Any:
+        """Waits until the transport's pipes are connected; on failure the
+        child is closed and waited for."""
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp
 
     def _child_watcher_callback(self, pid: int, returncode: int, transp: Any) -> None:
         self.call_soon_threadsafe(transp._process_exited, returncode)
