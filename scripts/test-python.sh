@@ -25,7 +25,17 @@ for v in "${versions[@]}"; do
     "$venv/bin/pip" install -q "maturin>=1.5,<2" pytest
     (cd corio-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q)
     echo "== Python $v: pytest"
-    (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/corio-py/tests")
+    (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+        --ignore="$root/corio-py/tests/libs" "$root/corio-py/tests")
+    if [ "$v" = 3.11 ] || [ "$v" = 3.13 ]; then
+        # The libraries people run on asyncio, on corio's loop, with real
+        # servers (PostgreSQL, wrk): pinned per version, tested on 3.11 and 3.13.
+        scripts/ensure-services.sh
+        echo "== Python $v: aiohttp, httpx, hypercorn, websockets, asyncpg, uvicorn, dask on corio"
+        "$venv/bin/pip" install -q -r corio-py/tests/libs/requirements.txt \
+            -c "corio-py/tests/libs/constraints-$v.txt"
+        (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/corio-py/tests/libs")
+    fi
     echo "== Python $v: CPython's test_asyncio on corio"
     out="$root/target/conformance-$v.json"
     (cd "$root/target" && "$venv/bin/python" "$root/corio-py/conformance/run.py" --json "$out")
