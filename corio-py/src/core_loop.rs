@@ -67,6 +67,9 @@ pub struct CoreLoop {
     /// asyncio's debug mode (the Python `Loop._debug` property), which any
     /// thread may read (`get_debug`).
     debug: AtomicBool,
+    /// asyncio's `_stopping` (the Python `Loop._stopping` property): set by
+    /// `stop()`, from any thread.
+    stopping: AtomicBool,
 }
 
 struct Inner {
@@ -201,6 +204,7 @@ impl CoreLoop {
                 origin,
             }),
             debug: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -271,9 +275,8 @@ impl CoreLoop {
     /// callback or signal handler raised that must stop the loop
     /// (`KeyboardInterrupt`, `SystemExit`).
     fn _run_once(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let nowait = slf.getattr(intern!(py, "_stopping"))?.is_truthy()?;
         let this = slf.get();
+        let nowait = this.stopping.load(Ordering::Relaxed);
         let inner = this.inner.get()?;
         let rt = inner.rt()?;
         let _busy = this.inner.enter_busy()?;
@@ -287,6 +290,25 @@ impl CoreLoop {
             Some(err) => Err(err),
             None => Ok(()),
         }
+    }
+
+    /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
+    /// `while True: _run_once(); if _stopping: break`).
+    fn _core_run_forever(slf: &Bound<'_, Self>) -> PyResult<()> {
+        loop {
+            CoreLoop::_run_once(slf)?;
+            if slf.get().stopping.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn _core_get_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    fn _core_set_stopping(&self, stopping: bool) {
+        self.stopping.store(stopping, Ordering::Relaxed);
     }
 
     fn _core_get_debug(&self) -> bool {

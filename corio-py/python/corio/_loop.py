@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import sys
 import threading
 from asyncio import events, format_helpers
 from asyncio.base_events import _format_handle  # type: ignore[attr-defined]
@@ -64,6 +65,49 @@ class Loop(
     @_debug.setter
     def _debug(self, enabled: bool) -> None:
         self._core_set_debug(bool(enabled))
+
+    @property
+    def _stopping(self) -> bool:  # type: ignore[override]
+        return self._core_get_stopping()
+
+    @_stopping.setter
+    def _stopping(self, stopping: bool) -> None:
+        self._core_set_stopping(bool(stopping))
+
+    # -- running ------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """asyncio's ``run_forever``, its iterations looping in Rust (unless
+        ``_run_once`` was replaced on the instance, as a test may do)."""
+        if "_run_once" in self.__dict__:
+            return super().run_forever()
+        if hasattr(asyncio.BaseEventLoop, "_run_forever_setup"):  # 3.13+
+            try:
+                self._run_forever_setup()  # type: ignore[attr-defined]
+                self._core_run_forever()
+            finally:
+                self._run_forever_cleanup()  # type: ignore[attr-defined]
+            return None
+        # 3.10-3.12: the steps of asyncio's own run_forever around the loop.
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = threading.get_ident()
+            sys.set_asyncgen_hooks(
+                firstiter=self._asyncgen_firstiter_hook,
+                finalizer=self._asyncgen_finalizer_hook,
+            )
+            events._set_running_loop(self)
+            self._core_run_forever()
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            events._set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+        return None
 
     # -- scheduling with asyncio's handles (debug mode) ---------------
 
