@@ -52,7 +52,8 @@ def main() -> int:
     header = "| row | " + " | ".join(f"{n} µs/op" for n in names)
     if "uvloop" in names:
         header += " | " + " | ".join(f"uvloop/{n}" for n in names if n != "uvloop")
-    print(header + " |")
+    header += " |"
+    print(header)
     print("|---" * (header.count("|") - 1) + "|")
     for row in ROWS:
         med = {n: statistics.median(samples[(row, n)]) for n in names}
