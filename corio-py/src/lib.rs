@@ -11,6 +11,7 @@ mod gil;
 mod handle;
 mod handle_runnable;
 mod owned;
+mod socket_ops;
 mod stream_io;
 mod threadsafe;
 

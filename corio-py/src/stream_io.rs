@@ -18,13 +18,16 @@ use std::rc::Rc;
 use corio::io::{Interest, Watch};
 use corio::Task;
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyRuntimeError, PySystemExit, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyWeakrefReference};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core_loop::CoreLoop;
 use crate::owned::ThreadBound;
+use crate::socket_ops::{
+    must_propagate, os_error, recv, send, send_vectored, with_bytes, would_block,
+};
 
 /// asyncio's `max_size`: the most one read asks for.
 const MAX_READ: usize = 256 * 1024;
@@ -170,107 +173,6 @@ impl State {
             self.sent.set(sent);
         }
     }
-}
-
-/// `OSError(errno, strerror)`: Python picks the subclass
-/// (`ConnectionResetError`, `BrokenPipeError`, ...).
-fn os_error(err: std::io::Error) -> PyErr {
-    match err.raw_os_error() {
-        Some(code) => PyOSError::new_err((code, err.to_string())),
-        None => PyErr::from(err),
-    }
-}
-
-fn would_block(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-    )
-}
-
-fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
-    err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py)
-}
-
-fn send(fd: RawFd, data: &[u8]) -> std::io::Result<usize> {
-    // SAFETY: `data` is a live slice; send reads at most `data.len()` bytes.
-    let n = unsafe {
-        libc::send(
-            fd,
-            data.as_ptr().cast(),
-            data.len(),
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// `sendmsg` of several buffers at once (at most `IOV_MAX` of them).
-fn send_vectored(fd: RawFd, parts: &[&[u8]]) -> std::io::Result<usize> {
-    let iov: Vec<libc::iovec> = parts
-        .iter()
-        .take(1024)
-        .map(|p| libc::iovec {
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        })
-        .collect();
-    // SAFETY: a zeroed msghdr is valid (no name, no control data).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = iov.len();
-    // SAFETY: every iovec points into a slice alive for this call; sendmsg
-    // only reads them.
-    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-fn recv(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
-    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// The bytes of `data` (bytes, bytearray or a contiguous memoryview),
-/// passed to `f` without a copy.
-fn with_bytes<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    if let Ok(bytes) = data.cast::<PyBytes>() {
-        return Ok(f(bytes.as_bytes()));
-    }
-    if let Ok(array) = data.cast::<PyByteArray>() {
-        // SAFETY: the GIL is held and `f` runs no Python code, so nothing
-        // can resize the bytearray while the slice lives.
-        return Ok(f(unsafe { array.as_bytes() }));
-    }
-    if data.cast::<PyMemoryView>().is_ok() {
-        let buffer = PyBuffer::<u8>::get(data)?;
-        if buffer.is_c_contiguous() {
-            // SAFETY: a C-contiguous buffer of `len_bytes` bytes, alive (and
-            // its exporter unable to change size) while `buffer` is held.
-            let slice = unsafe {
-                std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes())
-            };
-            return Ok(f(slice));
-        }
-        let copy = buffer.to_vec(data.py())?;
-        return Ok(f(&copy));
-    }
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
-    )))
 }
 
 impl StreamIO {
