@@ -1,5 +1,9 @@
-"""A Protocol echo server on one loop (asyncio, uvloop or corio): prints
-its port, then serves until killed. The same code for every loop."""
+"""An echo server on one loop (asyncio, uvloop, rloop, rsloop or corio),
+as a ``Protocol`` (default) or with asyncio streams (``streams``): prints
+its port, then serves until killed. The same code for every loop.
+
+    python echo_server.py LOOP [protocol|streams]
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,21 @@ class Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
+async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
 def main() -> None:
     loop = new_loop(sys.argv[1])
-    server = loop.run_until_complete(loop.create_server(Echo, "127.0.0.1", 0))
+    asyncio.set_event_loop(loop)
+    if sys.argv[2:3] == ["streams"]:
+        start = asyncio.start_server(echo_stream, "127.0.0.1", 0)
+    else:
+        start = loop.create_server(Echo, "127.0.0.1", 0)
+    server = loop.run_until_complete(start)
     print(server.sockets[0].getsockname()[1], flush=True)
     loop.run_forever()
 

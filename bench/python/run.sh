@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The Python loop benchmark in one command: builds corio (release) into its
-# venv, uvloop into a separate one, and runs bench/python/run.py.
+# The Python loop benchmarks in one command: builds corio (release) into its
+# venv, uvloop and rloop into a separate one (rsloop's source package needs
+# a nightly Rust, allocator_api, which this machine cannot fetch), then runs
+# bench/python/run.py (the loop's own work, one core) and
+# bench/python/echo_rate.py (echo servers under corio-bench's load
+# generator, one core each).
 #
 #   bench/python/run.sh [3.11] [--rounds 5]
 set -euo pipefail
@@ -15,6 +19,9 @@ venv="$root/target/py-venvs/$v"
 (cd corio-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q --release)
 uvenv="$root/target/py-venvs/$v-uvloop"
 [ -x "$uvenv/bin/python" ] || "$py" -m venv "$uvenv"
-"$uvenv/bin/pip" install -q "uvloop==0.23.0"
-"$venv/bin/python" bench/python/run.py --python asyncio="$uvenv/bin/python" \
-    --python uvloop="$uvenv/bin/python" --python corio="$venv/bin/python" "$@"
+"$uvenv/bin/pip" install -q "uvloop==0.23.0" "rloop==0.5.0"
+cargo build --release -q -p corio-bench
+peers=(--python asyncio="$uvenv/bin/python" --python uvloop="$uvenv/bin/python"
+    --python rloop="$uvenv/bin/python" --python corio="$venv/bin/python")
+"$venv/bin/python" bench/python/run.py "${peers[@]}" "$@"
+"$venv/bin/python" bench/python/echo_rate.py "${peers[@]}"
