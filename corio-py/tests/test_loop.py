@@ -216,18 +216,25 @@ def test_corio_run_and_install():
 def test_handles_and_loops_collected_on_another_thread_do_not_crash():
     loops = [corio.new_event_loop() for _ in range(20)]
     handles = [lp.call_later(100, print) for lp in loops]
+    handles += [lp.call_soon(print) for lp in loops]
+    futures = [lp.create_future() for lp in loops]
     for lp in loops:
         lp.close()
+    # An open loop too, with a pending handle and a future of its own.
+    still_open = corio.new_event_loop()
+    handles.append(still_open.call_later(100, print))
+    futures.append(still_open.create_future())
 
     def collect():
-        nonlocal loops, handles
-        del loops, handles
+        nonlocal loops, handles, futures
+        del loops, handles, futures
         gc.collect()
 
     t = threading.Thread(target=collect)
     t.start()
     t.join()
     gc.collect()
+    still_open.close()
 
 
 def test_ctrl_c_stops_corio_run_with_keyboard_interrupt():
