@@ -292,6 +292,39 @@ impl CoreLoop {
         }
     }
 
+    /// asyncio's `create_task`: `asyncio.Task(coro, loop=self, name=name,
+    /// context=context)` with no Python frame of corio's; with a task
+    /// factory set, or in debug mode (the creation traceback is trimmed),
+    /// asyncio's own `BaseEventLoop.create_task` does it.
+    #[pyo3(signature = (coro, *, name = None, context = None))]
+    fn create_task<'py>(
+        slf: &Bound<'py, Self>,
+        coro: &Bound<'py, PyAny>,
+        name: Option<&Bound<'py, PyAny>>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        slf.get().inner.get()?.rt()?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        if let Some(name) = name {
+            kwargs.set_item(intern!(py, "name"), name)?;
+        }
+        if let Some(context) = context {
+            kwargs.set_item(intern!(py, "context"), context)?;
+        }
+        let factory = slf.getattr(intern!(py, "_task_factory"))?;
+        if !factory.is_none() || slf.get().debug() {
+            let base = py
+                .import("asyncio")?
+                .getattr(intern!(py, "BaseEventLoop"))?;
+            return base
+                .getattr(intern!(py, "create_task"))?
+                .call((slf, coro), Some(&kwargs));
+        }
+        kwargs.set_item(intern!(py, "loop"), slf)?;
+        task_type(py)?.call((coro,), Some(&kwargs))
+    }
+
     /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
     /// `while True: _run_once(); if _stopping: break`).
     fn _core_run_forever(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -389,6 +422,15 @@ impl CoreLoop {
             .try_borrow()
             .is_ok_and(|rt| rt.is_none()))
     }
+}
+
+/// `asyncio.tasks.Task` as it is now (read at each call, as asyncio's
+/// `create_task` does, so that a patched module attribute is honoured).
+fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static TASKS: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
+    let tasks =
+        TASKS.get_or_try_init(py, || Ok::<_, PyErr>(py.import("asyncio.tasks")?.unbind()))?;
+    tasks.bind(py).getattr(intern!(py, "Task"))
 }
 
 impl CoreLoop {
