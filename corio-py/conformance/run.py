@@ -32,6 +32,7 @@ MODULES = [
     "test_threads",
     "test_runners",
     "test_pep492",
+    "test_eager_task_factory",
     "test_events",
     "test_sock_lowlevel",
     # Part 2: transports, servers, streams, SSL, sendfile, subprocesses.
