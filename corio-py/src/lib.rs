@@ -13,6 +13,7 @@ mod handle_runnable;
 mod owned;
 mod socket_ops;
 mod stream_io;
+mod stream_state;
 mod threadsafe;
 
 use pyo3::prelude::*;

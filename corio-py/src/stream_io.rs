@@ -15,8 +15,7 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
-use corio::io::{Interest, Watch};
-use corio::Task;
+use corio::io::Interest;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -28,6 +27,7 @@ use crate::owned::ThreadBound;
 use crate::socket_ops::{
     must_propagate, os_error, recv, send, send_vectored, with_bytes, would_block,
 };
+use crate::stream_state::State;
 
 /// asyncio's `max_size`: the most one read asks for.
 const MAX_READ: usize = 256 * 1024;
@@ -60,119 +60,6 @@ struct Refs {
     /// Called once the socket is writable with nothing buffered (sendfile
     /// waits this way on the transport's own watch).
     on_writable: Option<Py<PyAny>>,
-}
-
-struct State {
-    fd: RawFd,
-    watch: RefCell<Option<Rc<Watch>>>,
-    tasks: RefCell<Vec<Task<()>>>,
-    /// The interest the watch has now.
-    interest: Cell<Interest>,
-    buffered_protocol: Cell<bool>,
-    protocol_connected: Cell<bool>,
-    /// Written data the socket did not take yet (from `sent` on).
-    buffer: RefCell<Vec<u8>>,
-    sent: Cell<usize>,
-    conn_lost: Cell<u32>,
-    closing: Cell<bool>,
-    paused: Cell<bool>,
-    /// `start_reading` ran (asyncio adds the reader after `connection_made`).
-    reading_started: Cell<bool>,
-    /// EOF was received and the protocol kept the transport open.
-    read_eof: Cell<bool>,
-    eof: Cell<bool>,
-    high_water: Cell<usize>,
-    low_water: Cell<usize>,
-    protocol_paused: Cell<bool>,
-    /// An `on_writable` callback waits.
-    wants_writable: Cell<bool>,
-    /// This object, weakly (set by `_spawn`).
-    me: RefCell<Option<Py<PyWeakrefReference>>>,
-    /// This object, strongly, while the socket is watched for anything:
-    /// the loop keeps a reading or writing transport alive, as asyncio's
-    /// selector does through its handles (a stream handler's task waits
-    /// on a future only the transport's protocol holds). Not visible to
-    /// the garbage collector, on purpose: it is the loop's root.
-    keepalive: RefCell<Option<Py<PyAny>>>,
-}
-
-impl Drop for State {
-    /// A transport collected without being closed: its tasks end too.
-    fn drop(&mut self) {
-        for task in self.tasks.get_mut().drain(..) {
-            task.cancel();
-        }
-    }
-}
-
-impl State {
-    fn pending(&self) -> usize {
-        self.buffer.borrow().len() - self.sent.get()
-    }
-
-    fn is_reading(&self) -> bool {
-        !self.closing.get() && !self.paused.get()
-    }
-
-    /// Makes the watch's interest match the state (one `epoll_ctl` when it
-    /// changes, none otherwise).
-    fn update_interest(&self) -> PyResult<()> {
-        let mut want = Interest::NONE;
-        if self.reading_started.get()
-            && self.is_reading()
-            && !self.read_eof.get()
-            && self.conn_lost.get() == 0
-        {
-            want = want.with(Interest::READABLE);
-        }
-        if (self.pending() > 0 || self.wants_writable.get()) && self.conn_lost.get() == 0 {
-            want = want.with(Interest::WRITABLE);
-        }
-        if want == self.interest.get() {
-            return Ok(());
-        }
-        if let Some(watch) = self.watch.borrow().as_ref() {
-            watch.set_interest(want).map_err(PyErr::from)?;
-        }
-        self.interest.set(want);
-        let old = if want.is_empty() {
-            self.keepalive.borrow_mut().take()
-        } else {
-            if self.keepalive.borrow().is_none() {
-                let me = Python::attach(|py| {
-                    self.me
-                        .borrow()
-                        .as_ref()
-                        .and_then(|me| me.bind(py).upgrade())
-                        .map(Bound::unbind)
-                });
-                *self.keepalive.borrow_mut() = me;
-            }
-            None
-        };
-        drop(old);
-        Ok(())
-    }
-
-    fn clear_buffer(&self) {
-        self.buffer.borrow_mut().clear();
-        self.sent.set(0);
-    }
-
-    /// Drops the sent prefix once it is most of the buffer.
-    fn consume(&self, n: usize) {
-        let sent = self.sent.get() + n;
-        let mut buffer = self.buffer.borrow_mut();
-        if sent == buffer.len() {
-            buffer.clear();
-            self.sent.set(0);
-        } else if sent > buffer.len() / 2 {
-            buffer.drain(..sent);
-            self.sent.set(0);
-        } else {
-            self.sent.set(sent);
-        }
-    }
 }
 
 impl StreamIO {
