@@ -179,12 +179,12 @@ impl Reactor {
         self.driver.backend()
     }
 
-    /// The handle other threads use to wake a blocked poll.
     /// Whether any descriptor is registered (the loop's own waker aside).
     pub(crate) fn has_sources(&self) -> bool {
         !self.sources.borrow().is_empty()
     }
 
+    /// The handle other threads use to wake a blocked poll.
     pub(crate) fn notifier(&self) -> Arc<dyn Notify> {
         self.backend().notifier()
     }
