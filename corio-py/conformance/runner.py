@@ -110,20 +110,26 @@ FACTORY_MIXINS = {
 }
 
 
+def new_loop(loop: str) -> asyncio.AbstractEventLoop:
+    """A new loop of the kind under test (the stock one: asyncio's selector
+    loop)."""
+    if loop == "stock":
+        return asyncio.SelectorEventLoop()
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    import corio
+
+    return corio.Loop()
+
+
 def factory_tests(module: object, name: str, loop: str) -> list[unittest.TestCase]:
     mixin = getattr(module, FACTORY_MIXINS[name])
     from test.test_asyncio import utils as test_utils
 
     def create_event_loop(self: object) -> asyncio.AbstractEventLoop:
-        if loop == "stock":
-            return asyncio.SelectorEventLoop()
-        if loop == "uvloop":
-            import uvloop
-
-            return uvloop.new_event_loop()
-        import corio
-
-        return corio.Loop()
+        return new_loop(loop)
 
     cls = type("LoopTests", (mixin, test_utils.TestCase), {"create_event_loop": create_event_loop})
     cls.__module__ = module.__name__  # type: ignore[attr-defined]
@@ -149,13 +155,7 @@ def factory_class_tests(module: object, name: str, loop: str) -> list[unittest.T
     if loop != "stock":
 
         def make_loop(self: object) -> asyncio.AbstractEventLoop:
-            if loop == "uvloop":
-                import uvloop
-
-                return uvloop.new_event_loop()
-            import corio
-
-            return corio.Loop()
+            return new_loop(loop)
 
         namespace[method] = make_loop
     cls = type(f"LoopTests{class_name}", (base,), namespace)

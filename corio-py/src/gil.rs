@@ -63,11 +63,16 @@ pub(crate) fn set_pending(err: PyErr) {
 /// anyone: `KeyboardInterrupt`/`SystemExit` stop the loop, anything else
 /// is reported as unraisable (it means a bug in corio's Python half).
 pub(crate) fn report_from_task(py: Python<'_>, err: PyErr) {
-    if err.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
-        || err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
-    {
+    if must_propagate(py, &err) {
         set_pending(err);
     } else {
         err.write_unraisable(py, None);
     }
+}
+
+/// `SystemExit` and `KeyboardInterrupt`: the exceptions asyncio lets stop
+/// the loop instead of reporting them to the exception handler.
+pub(crate) fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
+    err.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
+        || err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
 }

@@ -13,7 +13,6 @@
 
 use corio::runtime::{RawRunnable, RawRunnableVTable, TimerId};
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::{ffi, intern, PyTraverseError, PyVisit};
@@ -207,7 +206,7 @@ fn report(
     args: Py<PyTuple>,
     err: PyErr,
 ) {
-    if err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py) {
+    if crate::gil::must_propagate(py, &err) {
         crate::gil::set_pending(err);
         return;
     }

@@ -6,7 +6,7 @@
 use std::os::fd::RawFd;
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PySystemExit, PyTypeError};
+use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
@@ -24,10 +24,6 @@ pub(crate) fn would_block(err: &std::io::Error) -> bool {
         err.kind(),
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
     )
-}
-
-pub(crate) fn must_propagate(py: Python<'_>, err: &PyErr) -> bool {
-    err.is_instance_of::<PySystemExit>(py) || err.is_instance_of::<PyKeyboardInterrupt>(py)
 }
 
 pub(crate) fn send(fd: RawFd, data: &[u8]) -> std::io::Result<usize> {

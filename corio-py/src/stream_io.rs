@@ -23,10 +23,9 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyWeakrefReference};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core_loop::CoreLoop;
+use crate::gil::must_propagate;
 use crate::owned::ThreadBound;
-use crate::socket_ops::{
-    must_propagate, os_error, recv, send, send_vectored, with_bytes, would_block,
-};
+use crate::socket_ops::{os_error, recv, send, send_vectored, with_bytes, would_block};
 use crate::stream_state::State;
 
 /// asyncio's `max_size`: the most one read asks for.

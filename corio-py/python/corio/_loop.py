@@ -54,6 +54,7 @@ class Loop(
         self._remote = self._core_remote()
         self._init_serving()
         self._init_unix()
+        self._init_pipes()
         self._signal_handlers: dict[int, events.Handle] = {}
 
     # -- debug mode (the Rust loop reads the flag) --------------------

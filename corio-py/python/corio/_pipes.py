@@ -30,6 +30,10 @@ class PipesMixin:
     call_soon_threadsafe: Callable[..., Any]
     create_future: Callable[[], asyncio.Future[Any]]
 
+    def _init_pipes(self) -> None:
+        # The pidfds of children not reaped yet, and their pids.
+        self._child_pidfds: dict[int, int] = {}
+
     def _make_read_pipe_transport(
         self,
         pipe: Any,
@@ -122,27 +126,20 @@ class PipesMixin:
             # Already gone (and maybe reaped): report what waitpid says.
             self.call_soon(self._reap_child, pid, -1, transp)
             return
-        self._child_pidfds()[pidfd] = pid
+        self._child_pidfds[pidfd] = pid
         self._add_reader(pidfd, self._reap_child, pid, pidfd, transp)
-
-    def _child_pidfds(self) -> dict[int, int]:
-        """The pidfds of children not reaped yet, and their pids."""
-        try:
-            return self.__dict__["_pidfds"]  # type: ignore[no-any-return]
-        except KeyError:
-            return self.__dict__.setdefault("_pidfds", {})  # type: ignore[no-any-return]
 
     def _close_child_pidfds(self) -> None:
         """At close: children still running are no longer watched (a child
         that exits later stays a zombie until this process reaps or exits)."""
-        for pidfd, pid in list(self._child_pidfds().items()):
+        for pidfd, pid in list(self._child_pidfds.items()):
             self._remove_reader(pidfd)
             os.close(pidfd)
             try:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-        self._child_pidfds().clear()
+        self._child_pidfds.clear()
 
     def _reap_child(self, pid: int, pidfd: int, transp: Any) -> None:
         try:
@@ -158,5 +155,5 @@ class PipesMixin:
         if pidfd >= 0:
             self._remove_reader(pidfd)
             os.close(pidfd)
-            self._child_pidfds().pop(pidfd, None)
+            self._child_pidfds.pop(pidfd, None)
         transp._process_exited(returncode)

@@ -17,6 +17,9 @@ from typing import Any
 
 from ._transports import SocketTransport
 
+# asyncio has ssl_shutdown_timeout from 3.11 on.
+HAS_SHUTDOWN_TIMEOUT = hasattr(constants, "SSL_SHUTDOWN_TIMEOUT")
+
 
 class ServingMixin:
     """The transport-making and accepting methods of ``corio.Loop``."""
@@ -82,7 +85,7 @@ class ServingMixin:
     ) -> asyncio.Transport:
         # The running Python's own SSL protocol over corio's transport.
         kwargs: dict[str, Any] = {"ssl_handshake_timeout": ssl_handshake_timeout}
-        if hasattr(constants, "SSL_SHUTDOWN_TIMEOUT"):
+        if HAS_SHUTDOWN_TIMEOUT:
             kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
         ssl_protocol = sslproto.SSLProtocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname, **kwargs

@@ -17,7 +17,8 @@ from asyncio.log import logger
 from collections.abc import Callable
 from typing import Any
 
-_HAS_SHUTDOWN_TIMEOUT = sys.version_info >= (3, 11)
+from ._serving import HAS_SHUTDOWN_TIMEOUT
+
 _CLEANUP_SOCKET = sys.version_info >= (3, 13)
 
 
@@ -80,7 +81,7 @@ class UnixMixin:
             _check_stream_unix(sock)
             sock.setblocking(False)
         kwargs: dict[str, Any] = {"ssl_handshake_timeout": ssl_handshake_timeout}
-        if _HAS_SHUTDOWN_TIMEOUT:
+        if HAS_SHUTDOWN_TIMEOUT:
             kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
         transport, protocol = await self._create_connection_transport(
             sock, protocol_factory, ssl, server_hostname, **kwargs
@@ -143,7 +144,7 @@ class UnixMixin:
                     pass
         sock.setblocking(False)
         args: list[Any] = [self, [sock], protocol_factory, ssl, backlog, ssl_handshake_timeout]
-        if _HAS_SHUTDOWN_TIMEOUT:
+        if HAS_SHUTDOWN_TIMEOUT:
             args.append(ssl_shutdown_timeout)
         server = base_events.Server(*args)
         if start_serving:
