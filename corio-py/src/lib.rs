@@ -10,11 +10,13 @@ mod core_loop;
 mod gil;
 mod handle;
 mod handle_runnable;
+mod links;
 mod owned;
 mod socket_ops;
 mod stream_io;
 mod stream_state;
 mod threadsafe;
+mod watched;
 
 use pyo3::prelude::*;
 

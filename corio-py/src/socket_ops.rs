@@ -1,5 +1,6 @@
-//! The system calls of corio's socket transport and the conversions around
-//! them: `send`/`sendmsg`/`recv` on a non-blocking socket, `OSError`s that
+//! The system calls of corio's stream transports and the conversions around
+//! them: `send`/`sendmsg`/`recv` on a non-blocking socket, `read`/`write`
+//! on a non-blocking pipe, `OSError`s that
 //! Python maps to its subclasses, and the bytes of a Python buffer object
 //! without a copy.
 
@@ -70,6 +71,28 @@ pub(crate) fn send_vectored(fd: RawFd, parts: &[&[u8]]) -> std::io::Result<usize
 pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
     // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `read` (a pipe transport's read: asyncio's `os.read`).
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `write` (a pipe transport's write: asyncio's `os.write`).
+pub(crate) fn write(fd: RawFd, data: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: `data` is a live slice; write reads at most `data.len()` bytes.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
     if n < 0 {
         Err(std::io::Error::last_os_error())
     } else {

@@ -1,32 +1,37 @@
-//! `StreamIO`: the Rust half of corio's socket transport (the Python half,
-//! `corio._transports.SocketTransport`, is an `asyncio.Transport` and
-//! holds one). It owns the hot paths: a readiness watch on the socket,
+//! `StreamIO`: the Rust half of corio's stream transports: the socket
+//! transport (`corio._transports.SocketTransport`) and the Unix pipe
+//! transports (`corio._pipe_transports`), each an asyncio transport that
+//! holds one. It owns the hot paths: a readiness watch on the descriptor,
 //! reads into a reused buffer handed to `protocol.data_received` (or into
-//! the protocol's own buffer, for a `BufferedProtocol`), writes that try
-//! the socket first and buffer only the rest, flow control
-//! (`pause_writing`/`resume_writing`), and the close sequence. Rare events
-//! (a fatal error, the final socket close) call back into the Python half.
+//! the protocol's own buffer, for a `BufferedProtocol` on a socket),
+//! writes that try the descriptor first and buffer only the rest, flow
+//! control (`pause_writing`/`resume_writing`), and the close sequence.
+//! Rare events (a fatal error, the final close) call back into the Python
+//! half.
 //!
-//! The socket is level-watched and read once per loop iteration, as
+//! A pipe differs from a socket as asyncio's pipe transports do: `read` and
+//! `write` instead of `recv` and `send`; a read pipe closes at EOF; a write
+//! pipe closes when its reader goes away, and its `write_eof` is `close`.
+//!
+//! The descriptor is level-watched and read once per loop iteration, as
 //! asyncio's selector transports do; the watch's interest follows the
 //! state (reading, something to write), and changes only when that does.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::os::fd::RawFd;
-use std::rc::Rc;
 
-use corio::io::Interest;
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyWeakrefReference};
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core_loop::CoreLoop;
-use crate::gil::must_propagate;
+use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
-use crate::socket_ops::{os_error, recv, send, send_vectored, with_bytes, would_block};
-use crate::stream_state::State;
+use crate::socket_ops::{os_error, send_vectored, with_bytes, would_block};
+use crate::stream_state::{Kind, State};
+use crate::watched::{spawn_ready_tasks, OnReady, Watched};
 
 /// asyncio's `max_size`: the most one read asks for.
 const MAX_READ: usize = 256 * 1024;
@@ -38,78 +43,39 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_READ]);
 }
 
-/// The Rust half of a socket transport.
+/// The Rust half of a stream transport: a stream socket's, or a pipe's.
 #[pyclass(module = "corio._corio", frozen, weakref)]
 pub struct StreamIO {
     state: ThreadBound<State>,
-    /// Python objects, kept apart so the garbage collector can see them.
-    refs: RefCell<Refs>,
+    links: LinkCell,
 }
 
-// SAFETY: `refs` holds only Python references (themselves `Send`); it is
-// touched with the GIL held, from the loop thread, and by the garbage
-// collector (which holds the GIL, and takes them only through
-// `__traverse__`, reading, or `__clear__`, which the loop never overlaps).
-unsafe impl Sync for StreamIO {}
+impl OnReady for StreamIO {
+    fn watched(&self) -> PyResult<&Watched> {
+        Ok(&self.state.get()?.watched)
+    }
 
-struct Refs {
-    the_loop: Option<Py<PyAny>>,
-    transport: Option<Py<PyAny>>,
-    protocol: Option<Py<PyAny>>,
-    /// Called once the socket is writable with nothing buffered (sendfile
-    /// waits this way on the transport's own watch).
-    on_writable: Option<Py<PyAny>>,
+    fn read_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::read_ready(slf)
+    }
+
+    fn write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Self::write_ready(slf)
+    }
 }
 
 impl StreamIO {
-    fn protocol(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.refs
-            .borrow()
-            .protocol
-            .as_ref()
-            .map(|p| p.clone_ref(py))
-    }
-
-    fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.refs
-            .borrow()
-            .transport
-            .as_ref()
-            .map(|t| t.clone_ref(py))
-    }
-
-    fn the_loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.refs
-            .borrow()
-            .the_loop
-            .as_ref()
-            .map(|l| l.clone_ref(py))
-    }
-
-    /// asyncio's `_fatal_error`, in the Python half (logging or the
-    /// exception handler), which then calls `force_close`.
-    fn fatal(&self, py: Python<'_>, err: PyErr, message: &str) -> PyResult<()> {
-        if must_propagate(py, &err) {
-            return Err(err);
-        }
-        if let Some(transport) = self.transport(py) {
-            transport.call_method1(
-                py,
-                intern!(py, "_fatal_error"),
-                (err.into_value(py), message),
-            )?;
-        }
-        Ok(())
-    }
-
     fn read_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let st = this.state.get()?;
+        if st.kind == Kind::WritePipe {
+            return Self::reader_gone(slf, st);
+        }
         if st.conn_lost.get() > 0 || !st.is_reading() || st.read_eof.get() {
             return Ok(());
         }
-        let Some(protocol) = this.protocol(py) else {
+        let Some(protocol) = this.links.protocol(py) else {
             return Ok(());
         };
         let protocol = protocol.bind(py);
@@ -118,15 +84,22 @@ impl StreamIO {
         }
         let read = READ_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
-            recv(st.fd, &mut buf[..]).map(|n| PyBytes::new(py, &buf[..n]))
+            st.read(&mut buf[..]).map(|n| PyBytes::new(py, &buf[..n]))
         });
         match read {
             Err(e) if would_block(&e) => Ok(()),
-            Err(e) => this.fatal(py, os_error(e), "Fatal read error on socket transport"),
+            Err(e) => this.links.fatal(
+                py,
+                os_error(e),
+                &format!("Fatal read error on {} transport", st.noun()),
+            ),
+            Ok(data) if data.as_bytes().is_empty() && st.kind == Kind::ReadPipe => {
+                Self::pipe_eof(slf, st, protocol)
+            }
             Ok(data) if data.as_bytes().is_empty() => Self::eof_received(slf, protocol),
             Ok(data) => match protocol.call_method1(intern!(py, "data_received"), (data,)) {
                 Ok(_) => Ok(()),
-                Err(err) => this.fatal(
+                Err(err) => this.links.fatal(
                     py,
                     err,
                     "Fatal error: protocol.data_received() call failed.",
@@ -161,7 +134,7 @@ impl StreamIO {
         let buffer = match buffer {
             Ok(buffer) => buffer,
             Err(err) => {
-                return this.fatal(py, err, "Fatal error: protocol.get_buffer() call failed.")
+                return this.links.fatal(py, err, "Fatal error: protocol.get_buffer() call failed.")
             }
         };
         // SAFETY: a writable C-contiguous buffer of `len_bytes` bytes, alive
@@ -169,15 +142,15 @@ impl StreamIO {
         let slice = unsafe {
             std::slice::from_raw_parts_mut(buffer.buf_ptr() as *mut u8, buffer.len_bytes())
         };
-        let read = recv(st.fd, slice);
+        let read = st.read(slice);
         drop(buffer);
         match read {
             Err(e) if would_block(&e) => Ok(()),
-            Err(e) => this.fatal(py, os_error(e), "Fatal read error on socket transport"),
+            Err(e) => this.links.fatal(py, os_error(e), "Fatal read error on socket transport"),
             Ok(0) => Self::eof_received(slf, protocol),
             Ok(n) => match protocol.call_method1(intern!(py, "buffer_updated"), (n,)) {
                 Ok(_) => Ok(()),
-                Err(err) => this.fatal(
+                Err(err) => this.links.fatal(
                     py,
                     err,
                     "Fatal error: protocol.buffer_updated() call failed.",
@@ -195,7 +168,7 @@ impl StreamIO {
         {
             Ok(keep_open) => keep_open,
             Err(err) => {
-                return this.fatal(py, err, "Fatal error: protocol.eof_received() call failed.")
+                return this.links.fatal(py, err, "Fatal error: protocol.eof_received() call failed.")
             }
         };
         if keep_open {
@@ -217,7 +190,7 @@ impl StreamIO {
         if st.pending() == 0 {
             st.wants_writable.set(false);
             st.update_interest()?;
-            let callback = this.refs.borrow_mut().on_writable.take();
+            let callback = this.links.set_on_writable(None);
             if let Some(callback) = callback {
                 callback.call0(py)?;
             }
@@ -225,7 +198,7 @@ impl StreamIO {
         }
         let sent = {
             let buffer = st.buffer.borrow();
-            send(st.fd, &buffer[st.sent.get()..])
+            st.write(&buffer[st.sent.get()..])
         };
         match sent {
             Err(e) if would_block(&e) => Ok(()),
@@ -233,28 +206,32 @@ impl StreamIO {
                 st.clear_buffer();
                 st.update_interest()?;
                 let err = os_error(e);
-                if let Some(transport) = this.transport(py) {
+                let transport = this.links.transport(py).filter(|_| st.kind == Kind::Socket);
+                if let Some(transport) = transport {
                     transport.call_method1(
                         py,
                         intern!(py, "_write_failed"),
                         (err.clone_ref(py).into_value(py),),
                     )?;
                 }
-                this.fatal(py, err, "Fatal write error on socket transport")
+                let message = format!("Fatal write error on {} transport", st.noun());
+                this.links.fatal(py, err, &message)
             }
             Ok(n) => {
                 st.consume(n);
                 Self::maybe_resume_protocol(slf)?; // may write more
                 if st.pending() == 0 {
                     st.update_interest()?;
-                    if let Some(transport) = this.transport(py) {
+                    let transport = this.links.transport(py).filter(|_| st.kind == Kind::Socket);
+                    if let Some(transport) = transport {
+                        // sendfile's waiter (sockets only).
                         transport.call_method0(py, intern!(py, "_write_drained"))?;
                     }
                     if st.closing.get() {
                         return Self::_call_connection_lost(slf, py.None().into_bound(py));
                     } else if st.eof.get() {
                         // SAFETY: shutdown on our own descriptor.
-                        unsafe { libc::shutdown(st.fd, libc::SHUT_WR) };
+                        unsafe { libc::shutdown(st.watched.fd, libc::SHUT_WR) };
                     }
                 }
                 Ok(())
@@ -270,7 +247,8 @@ impl StreamIO {
             return Ok(());
         }
         st.protocol_paused.set(true);
-        this.flow_callback(py, "pause_writing", "protocol.pause_writing() failed")
+        this.links
+            .flow_callback(py, "pause_writing", "protocol.pause_writing() failed")
     }
 
     fn maybe_resume_protocol(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -281,157 +259,91 @@ impl StreamIO {
             return Ok(());
         }
         st.protocol_paused.set(false);
-        this.flow_callback(py, "resume_writing", "protocol.resume_writing() failed")
-    }
-
-    /// Calls `pause_writing`/`resume_writing`; an exception goes to the
-    /// loop's exception handler (asyncio's `_FlowControlMixin`).
-    fn flow_callback(&self, py: Python<'_>, method: &str, message: &str) -> PyResult<()> {
-        let Some(protocol) = self.protocol(py) else {
-            return Ok(());
-        };
-        let Err(err) = protocol.call_method0(py, method) else {
-            return Ok(());
-        };
-        if must_propagate(py, &err) {
-            return Err(err);
-        }
-        let (Some(the_loop), Some(transport)) = (self.the_loop(py), self.transport(py)) else {
-            return Ok(());
-        };
-        let context = pyo3::types::PyDict::new(py);
-        context.set_item("message", message)?;
-        context.set_item("exception", err.into_value(py))?;
-        context.set_item("transport", transport)?;
-        context.set_item("protocol", protocol)?;
-        the_loop.call_method1(py, intern!(py, "call_exception_handler"), (context,))?;
-        Ok(())
-    }
-
-    /// Stops watching the socket: its tasks end, its registration goes.
-    fn unwatch(&self) -> PyResult<()> {
-        let st = self.state.get()?;
-        let tasks = std::mem::take(&mut *st.tasks.borrow_mut());
-        for task in &tasks {
-            task.cancel();
-        }
-        drop(tasks);
-        let watch = st.watch.borrow_mut().take();
-        drop(watch);
-        st.interest.set(Interest::NONE);
-        let keepalive = st.keepalive.borrow_mut().take();
-        drop(keepalive);
-        Ok(())
+        this.links
+            .flow_callback(py, "resume_writing", "protocol.resume_writing() failed")
     }
 
     fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Bound<'_, PyAny>) -> PyResult<()> {
+        slf.get().links.schedule_connection_lost(slf.as_any(), exc)
+    }
+
+    /// A read pipe's EOF: asyncio's pipe transport closes at once (the
+    /// protocol's `eof_received` cannot keep it open).
+    fn pipe_eof(slf: &Bound<'_, Self>, st: &State, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
-        if let Some(the_loop) = slf.get().the_loop(py) {
-            let callback = slf.getattr(intern!(py, "_call_connection_lost"))?;
-            the_loop.call_method1(py, intern!(py, "call_soon"), (callback, exc))?;
+        st.closing.set(true);
+        st.update_interest()?;
+        if let Some(the_loop) = slf.get().links.the_loop(py) {
+            let eof_received = protocol.getattr(intern!(py, "eof_received"))?;
+            the_loop.call_method1(py, intern!(py, "call_soon"), (eof_received,))?;
         }
-        Ok(())
+        Self::schedule_connection_lost(slf, py.None().into_bound(py))
+    }
+
+    /// A write pipe's reader went away (the write end reports an error):
+    /// asyncio closes the transport, with `BrokenPipeError` if data was
+    /// still to go.
+    fn reader_gone(slf: &Bound<'_, Self>, st: &State) -> PyResult<()> {
+        let py = slf.py();
+        let exc = if st.pending() > 0 {
+            pyo3::exceptions::PyBrokenPipeError::new_err(())
+                .into_value(py)
+                .into_any()
+                .into_bound(py)
+        } else {
+            py.None().into_bound(py)
+        };
+        Self::force_close(slf, exc)
     }
 }
 
 #[pymethods]
 impl StreamIO {
-    /// Watches `fd` (the transport's socket) on `loop` for `transport`,
-    /// whose protocol is `protocol`.
+    /// Watches `fd` on `loop` for `transport`, whose protocol is
+    /// `protocol`; `kind` is `"socket"` (a stream socket), `"read_pipe"`
+    /// or `"write_pipe"`.
     #[new]
+    #[pyo3(signature = (the_loop, fd, transport, protocol, kind = "socket"))]
     fn new(
         the_loop: &Bound<'_, PyAny>,
         fd: RawFd,
         transport: Py<PyAny>,
         protocol: &Bound<'_, PyAny>,
+        kind: &str,
     ) -> PyResult<StreamIO> {
+        let kind = match kind {
+            "socket" => Kind::Socket,
+            "read_pipe" => Kind::ReadPipe,
+            "write_pipe" => Kind::WritePipe,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "kind must be 'socket', 'read_pipe' or 'write_pipe', not {other:?}"
+                )))
+            }
+        };
         let core = the_loop.cast::<CoreLoop>()?;
-        let watch = core.get().watch_fd(fd)?;
+        let watched = Watched::new(core.get(), fd)?;
         let this = StreamIO {
-            state: ThreadBound::new(State {
-                fd,
-                watch: RefCell::new(Some(Rc::new(watch))),
-                tasks: RefCell::new(Vec::new()),
-                interest: Cell::new(Interest::NONE),
-                buffered_protocol: Cell::new(false),
-                protocol_connected: Cell::new(false),
-                buffer: RefCell::new(Vec::new()),
-                sent: Cell::new(0),
-                conn_lost: Cell::new(0),
-                closing: Cell::new(false),
-                paused: Cell::new(false),
-                reading_started: Cell::new(false),
-                read_eof: Cell::new(false),
-                eof: Cell::new(false),
-                high_water: Cell::new(64 * 1024),
-                low_water: Cell::new(16 * 1024),
-                protocol_paused: Cell::new(false),
-                wants_writable: Cell::new(false),
-                me: RefCell::new(None),
-                keepalive: RefCell::new(None),
-            }),
-            refs: RefCell::new(Refs {
+            state: ThreadBound::new(State::new(kind, watched)),
+            links: LinkCell::new(Links {
                 the_loop: Some(the_loop.clone().unbind()),
                 transport: Some(transport),
-                protocol: None,
-                on_writable: None,
+                ..Links::default()
             }),
         };
         this.set_protocol(protocol)?;
         Ok(this)
     }
 
-    /// Starts the tasks that run the transport when its socket is ready.
-    /// Called once, by the Python half, right after construction.
+    /// Starts the tasks that run the transport when its descriptor is
+    /// ready. Called once, by the Python half, right after construction.
     fn _spawn(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        let this = slf.get();
-        let st = this.state.get()?;
-        let Some(the_loop) = this.the_loop(py) else {
+        let Some(the_loop) = slf.get().links.the_loop(py) else {
             return Ok(());
         };
         let core = the_loop.bind(py).cast::<CoreLoop>()?.clone();
-        let Some(watch) = st.watch.borrow().clone() else {
-            return Ok(());
-        };
-        *st.me.borrow_mut() = Some(PyWeakrefReference::new(slf)?.unbind());
-        let mut tasks = st.tasks.borrow_mut();
-        for read in [true, false] {
-            // Weak: an abandoned transport must stay collectable (its
-            // `unclosed transport` warning, its socket closed).
-            let io = PyWeakrefReference::new(slf)?.unbind();
-            let watch = watch.clone();
-            tasks.push(core.get().spawn(async move {
-                loop {
-                    if read {
-                        watch.readable().await;
-                    } else {
-                        watch.writable().await;
-                    }
-                    let alive = Python::attach(|py| {
-                        let Some(io) = io.bind(py).upgrade() else {
-                            return false;
-                        };
-                        let Ok(io) = io.cast_into::<StreamIO>() else {
-                            return false;
-                        };
-                        let result = if read {
-                            StreamIO::read_ready(&io)
-                        } else {
-                            StreamIO::write_ready(&io)
-                        };
-                        if let Err(err) = result {
-                            crate::gil::report_from_task(py, err);
-                        }
-                        true
-                    });
-                    if !alive {
-                        return;
-                    }
-                }
-            })?);
-        }
-        Ok(())
+        spawn_ready_tasks(slf, core.get())
     }
 
     /// The loop is closing: it lets go of the transport (its watch and the
@@ -439,7 +351,8 @@ impl StreamIO {
     /// finalizes as asyncio's would (a `ResourceWarning`, the socket
     /// closed).
     fn _release(&self) -> PyResult<()> {
-        self.unwatch()
+        self.state.get()?.watched.unwatch();
+        Ok(())
     }
 
     /// asyncio adds the reader after `connection_made`: this is that step.
@@ -456,19 +369,15 @@ impl StreamIO {
             .getattr("BufferedProtocol")
             .and_then(|cls| protocol.is_instance(&cls))?;
         let st = self.state.get()?;
-        st.buffered_protocol.set(buffered);
+        // asyncio's pipe transports always call `data_received`.
+        st.buffered_protocol.set(buffered && st.kind == Kind::Socket);
         st.protocol_connected.set(true);
-        let old = self
-            .refs
-            .borrow_mut()
-            .protocol
-            .replace(protocol.clone().unbind());
-        drop(old);
+        self.links.set_protocol(protocol.clone().unbind());
         Ok(())
     }
 
     fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.protocol(py).unwrap_or_else(|| py.None())
+        self.links.protocol(py).unwrap_or_else(|| py.None())
     }
 
     fn is_closing(&self) -> PyResult<bool> {
@@ -497,21 +406,23 @@ impl StreamIO {
         st.update_interest()
     }
 
-    /// asyncio's `Transport.write`: tries the socket first, buffers the
-    /// rest, pauses the protocol above the high-water mark.
+    /// asyncio's `Transport.write`: tries the descriptor first, buffers the
+    /// rest, pauses the protocol above the high-water mark. A pipe takes
+    /// nothing once closing (its `write_eof` is its close).
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         let st = this.state.get()?;
+        let lost = || st.conn_lost.get() > 0 || (st.kind != Kind::Socket && st.closing.get());
         let Some(result) = with_bytes(data, |bytes| -> Option<std::io::Result<usize>> {
-            if st.eof.get() || bytes.is_empty() || st.conn_lost.get() > 0 {
+            if st.eof.get() || bytes.is_empty() || lost() {
                 return None;
             }
             if st.pending() > 0 {
                 st.buffer.borrow_mut().extend_from_slice(bytes);
                 return Some(Ok(bytes.len()));
             }
-            let sent = match send(st.fd, bytes) {
+            let sent = match st.write(bytes) {
                 Err(e) if would_block(&e) => 0,
                 Err(e) => return Some(Err(e)),
                 Ok(n) => n,
@@ -527,18 +438,31 @@ impl StreamIO {
                     "Cannot call write() after write_eof()",
                 ));
             }
-            if st.conn_lost.get() > 0 && data.len()? > 0 {
-                if st.conn_lost.get() >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+            if lost() && data.len()? > 0 {
+                // asyncio counts these writes in `_conn_lost`; here a pipe
+                // still flushing its buffer after `write_eof` counts them
+                // apart, so that its buffer still goes out.
+                let count = if st.conn_lost.get() > 0 {
+                    &st.conn_lost
+                } else {
+                    &st.dropped_writes
+                };
+                if count.get() >= LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+                    let message = match st.kind {
+                        Kind::Socket => "socket.send() raised exception.",
+                        _ => "pipe closed by peer or os.write(pipe, data) raised exception.",
+                    };
                     py.import("asyncio.log")?
                         .getattr("logger")?
-                        .call_method1("warning", ("socket.send() raised exception.",))?;
+                        .call_method1("warning", (message,))?;
                 }
-                st.conn_lost.set(st.conn_lost.get() + 1);
+                count.set(count.get() + 1);
             }
             return Ok(());
         };
         if let Err(e) = result {
-            return this.fatal(py, os_error(e), "Fatal write error on socket transport");
+            let message = format!("Fatal write error on {} transport", st.noun());
+            return this.links.fatal(py, os_error(e), &message);
         }
         if st.pending() > 0 {
             st.update_interest()?;
@@ -604,11 +528,12 @@ impl StreamIO {
         if total == 0 {
             return Ok(());
         }
-        let sent = match send_vectored(st.fd, &all) {
+        let sent = match send_vectored(st.watched.fd, &all) {
             Err(e) if would_block(&e) => 0,
             Err(e) => {
                 return slf
                     .get()
+                    .links
                     .fatal(py, os_error(e), "Fatal write error on socket transport")
             }
             Ok(n) => n,
@@ -640,7 +565,7 @@ impl StreamIO {
         st.eof.set(true);
         if st.pending() == 0 {
             // SAFETY: shutdown on our own descriptor.
-            unsafe { libc::shutdown(st.fd, libc::SHUT_WR) };
+            unsafe { libc::shutdown(st.watched.fd, libc::SHUT_WR) };
         }
         Ok(())
     }
@@ -648,7 +573,7 @@ impl StreamIO {
     /// Calls `callback()` once the socket is writable and nothing is
     /// buffered (replacing a callback that still waits).
     fn _wait_writable(&self, callback: Py<PyAny>) -> PyResult<()> {
-        let old = self.refs.borrow_mut().on_writable.replace(callback);
+        let old = self.links.set_on_writable(Some(callback));
         drop(old);
         let st = self.state.get()?;
         st.wants_writable.set(true);
@@ -713,46 +638,15 @@ impl StreamIO {
         let py = slf.py();
         let this = slf.get();
         let connected = this.state.get()?.protocol_connected.get();
-        this.unwatch()?;
-        let result = match this.protocol(py) {
-            Some(protocol) if connected => protocol
-                .call_method1(py, intern!(py, "connection_lost"), (exc,))
-                .map(drop),
-            _ => Ok(()),
-        };
-        let transport = this.transport(py);
-        let old = std::mem::replace(
-            &mut *this.refs.borrow_mut(),
-            Refs {
-                the_loop: None,
-                transport: None,
-                protocol: None,
-                on_writable: None,
-            },
-        );
-        drop(old);
-        if let Some(transport) = transport {
-            transport.call_method0(py, intern!(py, "_finish_close"))?;
-        }
-        result
+        this.state.get()?.watched.unwatch();
+        this.links.connection_lost(py, connected, exc)
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(refs) = self.refs.try_borrow() {
-            visit.call(&refs.the_loop)?;
-            visit.call(&refs.transport)?;
-            visit.call(&refs.protocol)?;
-            visit.call(&refs.on_writable)?;
-        }
-        Ok(())
+        self.links.traverse(&visit)
     }
 
     fn __clear__(&self) {
-        if let Ok(mut refs) = self.refs.try_borrow_mut() {
-            refs.the_loop = None;
-            refs.transport = None;
-            refs.protocol = None;
-            refs.on_writable = None;
-        }
+        self.links.clear();
     }
 }

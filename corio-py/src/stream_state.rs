@@ -1,29 +1,37 @@
-//! The state of one socket transport (`StreamIO`): its watch and the
-//! interest epoll has, its write buffer, and asyncio's transport flags
+//! The state of one stream transport (`StreamIO`: a stream socket or a
+//! pipe): its watch, its write buffer, and asyncio's transport flags
 //! (closing, paused, EOF written or received, protocol paused).
 
 use std::cell::{Cell, RefCell};
-use std::os::fd::RawFd;
-use std::rc::Rc;
 
-use corio::io::{Interest, Watch};
-use corio::Task;
+use corio::io::Interest;
 use pyo3::prelude::*;
-use pyo3::types::PyWeakrefReference;
 
-/// One socket transport's state (the loop thread only touches it).
+use crate::socket_ops::{read, recv, send, write};
+use crate::watched::Watched;
+
+/// What the descriptor is: asyncio's socket transport, or one of its Unix
+/// pipe transports (which read and write with `read`/`write`, and close
+/// differently: see `StreamIO`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Socket,
+    ReadPipe,
+    WritePipe,
+}
+
+/// One stream transport's state (the loop thread only touches it).
 pub(crate) struct State {
-    pub(crate) fd: RawFd,
-    pub(crate) watch: RefCell<Option<Rc<Watch>>>,
-    pub(crate) tasks: RefCell<Vec<Task<()>>>,
-    /// The interest the watch has now.
-    pub(crate) interest: Cell<Interest>,
+    pub(crate) kind: Kind,
+    pub(crate) watched: Watched,
     pub(crate) buffered_protocol: Cell<bool>,
     pub(crate) protocol_connected: Cell<bool>,
-    /// Written data the socket did not take yet (from `sent` on).
+    /// Written data the descriptor did not take yet (from `sent` on).
     pub(crate) buffer: RefCell<Vec<u8>>,
     pub(crate) sent: Cell<usize>,
     pub(crate) conn_lost: Cell<u32>,
+    /// Writes a closing pipe refused (asyncio's warning counts them).
+    pub(crate) dropped_writes: Cell<u32>,
     pub(crate) closing: Cell<bool>,
     pub(crate) paused: Cell<bool>,
     /// `start_reading` ran (asyncio adds the reader after `connection_made`).
@@ -36,26 +44,55 @@ pub(crate) struct State {
     pub(crate) protocol_paused: Cell<bool>,
     /// An `on_writable` callback waits.
     pub(crate) wants_writable: Cell<bool>,
-    /// This object, weakly (set by `_spawn`).
-    pub(crate) me: RefCell<Option<Py<PyWeakrefReference>>>,
-    /// This object, strongly, while the socket is watched for anything:
-    /// the loop keeps a reading or writing transport alive, as asyncio's
-    /// selector does through its handles (a stream handler's task waits
-    /// on a future only the transport's protocol holds). Not visible to
-    /// the garbage collector, on purpose: it is the loop's root.
-    pub(crate) keepalive: RefCell<Option<Py<PyAny>>>,
-}
-
-impl Drop for State {
-    /// A transport collected without being closed: its tasks end too.
-    fn drop(&mut self) {
-        for task in self.tasks.get_mut().drain(..) {
-            task.cancel();
-        }
-    }
 }
 
 impl State {
+    pub(crate) fn new(kind: Kind, watched: Watched) -> State {
+        State {
+            kind,
+            watched,
+            buffered_protocol: Cell::new(false),
+            protocol_connected: Cell::new(false),
+            buffer: RefCell::new(Vec::new()),
+            sent: Cell::new(0),
+            conn_lost: Cell::new(0),
+            dropped_writes: Cell::new(0),
+            closing: Cell::new(false),
+            paused: Cell::new(false),
+            reading_started: Cell::new(false),
+            read_eof: Cell::new(false),
+            eof: Cell::new(false),
+            high_water: Cell::new(64 * 1024),
+            low_water: Cell::new(16 * 1024),
+            protocol_paused: Cell::new(false),
+            wants_writable: Cell::new(false),
+        }
+    }
+
+    /// One read: `recv` on a socket, `read` on a pipe.
+    pub(crate) fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.kind {
+            Kind::Socket => recv(self.watched.fd, buf),
+            _ => read(self.watched.fd, buf),
+        }
+    }
+
+    /// One write: `send` on a socket, `write` on a pipe.
+    pub(crate) fn write(&self, data: &[u8]) -> std::io::Result<usize> {
+        match self.kind {
+            Kind::Socket => send(self.watched.fd, data),
+            _ => write(self.watched.fd, data),
+        }
+    }
+
+    /// The word asyncio's messages use for this transport.
+    pub(crate) fn noun(&self) -> &'static str {
+        match self.kind {
+            Kind::Socket => "socket",
+            _ => "pipe",
+        }
+    }
+
     pub(crate) fn pending(&self) -> usize {
         self.buffer.borrow().len() - self.sent.get()
     }
@@ -78,30 +115,7 @@ impl State {
         if (self.pending() > 0 || self.wants_writable.get()) && self.conn_lost.get() == 0 {
             want = want.with(Interest::WRITABLE);
         }
-        if want == self.interest.get() {
-            return Ok(());
-        }
-        if let Some(watch) = self.watch.borrow().as_ref() {
-            watch.set_interest(want).map_err(PyErr::from)?;
-        }
-        self.interest.set(want);
-        let old = if want.is_empty() {
-            self.keepalive.borrow_mut().take()
-        } else {
-            if self.keepalive.borrow().is_none() {
-                let me = Python::attach(|py| {
-                    self.me
-                        .borrow()
-                        .as_ref()
-                        .and_then(|me| me.bind(py).upgrade())
-                        .map(Bound::unbind)
-                });
-                *self.keepalive.borrow_mut() = me;
-            }
-            None
-        };
-        drop(old);
-        Ok(())
+        self.watched.set_interest(want)
     }
 
     pub(crate) fn clear_buffer(&self) {

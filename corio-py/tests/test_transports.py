@@ -310,6 +310,61 @@ def test_subprocess_pipes_exit_code_and_no_zombie(loop):
     run(loop, main())
 
 
+def test_pipes_carry_every_byte_with_flow_control_and_close_as_asyncio(loop):
+    """A write pipe fills, pauses its protocol, drains into a read pipe on
+    the same loop and resumes; the read pipe sees every byte, then EOF,
+    then connection_lost(None), in that order."""
+
+    async def main():
+        rfd, wfd = os.pipe()
+        reader = Collect(loop)
+        writer = Collect(loop)
+        rtr, _ = await loop.connect_read_pipe(lambda: reader, os.fdopen(rfd, "rb", 0))
+        wtr, _ = await loop.connect_write_pipe(lambda: writer, os.fdopen(wfd, "wb", 0))
+        assert isinstance(rtr, asyncio.ReadTransport) and isinstance(wtr, asyncio.WriteTransport)
+        assert rtr.get_extra_info("pipe").fileno() == rfd and wtr.can_write_eof()
+        payload = os.urandom(4 * 1024 * 1024 + 3)
+        rtr.pause_reading()
+        assert not rtr.is_reading()
+        wtr.write(payload[:1000])
+        wtr.writelines([payload[1000:5000], bytearray(payload[5000:])])
+        # The kernel's pipe buffer is 64 KiB: the rest waits in ours.
+        assert wtr.get_write_buffer_size() > 64 * 1024 and writer.events == ["made", "pause"]
+        assert "polling" in repr(wtr) and "bufsize=" in repr(wtr)
+        rtr.resume_reading()
+        wtr.write_eof()
+        assert wtr.is_closing()
+        wtr.write(b"dropped")  # a closing pipe takes nothing, as asyncio's
+        assert await writer.done is None and await reader.done is None
+        assert writer.events == ["made", "pause", "resume", "lost"]
+        assert reader.events == ["made", "eof", "lost"]
+        assert bytes(reader.data) == payload
+        assert "closed" in repr(rtr) and "closed" in repr(wtr)
+
+    run(loop, main())
+
+
+def test_a_write_pipe_whose_reader_goes_away_is_closed(loop):
+    async def main():
+        for pending in (False, True):
+            rfd, wfd = os.pipe()
+            writer = Collect(loop)
+            wtr, _ = await loop.connect_write_pipe(lambda w=writer: w, os.fdopen(wfd, "wb", 0))
+            await asyncio.sleep(0)
+            if pending:
+                wtr.write(b"x" * (1024 * 1024))  # more than the pipe holds
+                assert wtr.get_write_buffer_size() > 0
+            os.close(rfd)
+            exc = await writer.done
+            # Data still to go: BrokenPipeError; nothing: a clean close.
+            assert isinstance(exc, BrokenPipeError) if pending else exc is None
+            assert wtr.is_closing()
+        with pytest.raises(ValueError, match="pipes"), tempfile.TemporaryFile() as f:
+            await loop.connect_read_pipe(asyncio.Protocol, f)
+
+    run(loop, main())
+
+
 def test_sendfile_uses_the_kernel_and_falls_back_when_it_cannot(loop):
     data = os.urandom(3 * 1024 * 1024 + 17)
 

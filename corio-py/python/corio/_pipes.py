@@ -2,8 +2,8 @@
 (asyncio's ``BaseEventLoop``) get their transports here, and
 ``subprocess_exec``/``subprocess_shell`` spawn through ``subprocess.Popen``
 as asyncio's own subprocess transport does (every ``Popen`` argument keeps
-its meaning). The pipe transports are asyncio's Unix ones, running on
-corio's level-triggered watches; a child's exit is reported through a
+its meaning). The pipe transports are corio's (``_pipe_transports``:
+asyncio's Unix ones with their hot paths in Rust); a child's exit is reported through a
 pidfd watched by the loop (no child watcher, no SIGCHLD handler, no
 helper thread), and reaped at once (no zombie). A program that set a
 child watcher of its own (``asyncio.set_child_watcher``, before 3.14) gets
@@ -18,6 +18,8 @@ from asyncio import unix_events
 from asyncio.log import logger
 from collections.abc import Callable
 from typing import Any
+
+from ._pipe_transports import ReadPipeTransport, WritePipeTransport
 
 
 class PipesMixin:
@@ -41,7 +43,7 @@ class PipesMixin:
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> asyncio.ReadTransport:
-        return unix_events._UnixReadPipeTransport(self, pipe, protocol, waiter, extra)  # type: ignore[attr-defined,no-any-return]
+        return ReadPipeTransport(self, pipe, protocol, waiter, extra)
 
     def _make_write_pipe_transport(
         self,
@@ -50,7 +52,7 @@ class PipesMixin:
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> asyncio.WriteTransport:
-        return unix_events._UnixWritePipeTransport(self, pipe, protocol, waiter, extra)  # type: ignore[attr-defined,no-any-return]
+        return WritePipeTransport(self, pipe, protocol, waiter, extra)
 
     async def _make_subprocess_transport(
         self,

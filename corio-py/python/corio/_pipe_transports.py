@@ -1,0 +1,244 @@
+"""corio's Unix pipe transports (``connect_read_pipe``,
+``connect_write_pipe``, a subprocess's standard streams): asyncio's
+``_UnixReadPipeTransport`` and ``_UnixWritePipeTransport`` with their reads,
+writes, flow control and close sequence in Rust (``_corio.StreamIO`` with
+kind ``read_pipe``/``write_pipe``).
+
+They behave as asyncio's do: a read pipe closes at EOF (``eof_received``,
+then ``connection_lost(None)``); a write pipe's ``write_eof`` closes it
+once its buffer is written, and it notices its reader going away (a
+pipe's or socket's other end closed) by closing, with ``BrokenPipeError``
+if data was still to go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import stat
+import warnings
+from asyncio import futures, transports
+from asyncio.log import logger
+from typing import Any
+
+from . import _corio
+
+
+class _PipeTransport:
+    """What both pipe transports share: the pipe, its descriptor's checks,
+    the Rust half, and the final close."""
+
+    _pipe: Any = None
+    _fileno: int | None = None
+    _loop: Any
+    _extra: dict[str, Any]
+    _io: _corio.StreamIO
+
+    def _attach(
+        self,
+        loop: Any,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        kind: str,
+        waiter: asyncio.Future[Any] | None,
+    ) -> int:
+        """Checks the descriptor, makes it non-blocking, builds the Rust
+        half and schedules ``connection_made``; returns the mode."""
+        self._extra["pipe"] = pipe
+        self._loop = loop
+        fileno = pipe.fileno()
+        mode = os.fstat(fileno).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+            raise ValueError("Pipe transport is for pipes/sockets only.")
+        os.set_blocking(fileno, False)
+        self._io = _corio.StreamIO(loop, fileno, self, protocol, kind)
+        self._pipe = pipe
+        self._fileno = fileno
+        self._io._spawn()
+        loop.call_soon(protocol.connection_made, self)
+        return mode
+
+    @staticmethod
+    def _wake(loop: Any, waiter: asyncio.Future[Any] | None) -> None:
+        if waiter is not None:
+            # only once connection_made() has been called
+            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
+
+    def _repr_info(self) -> list[str]:
+        info = [self.__class__.__name__]
+        if self._pipe is None:
+            info.append("closed")
+        elif self._io.is_closing():
+            info.append("closing")
+        info.append(f"fd={self._fileno}")
+        return info
+
+    def _watched(self) -> bool:
+        """Open, on an open loop (a closed loop watches nothing)."""
+        return self._pipe is not None and self._loop is not None and not self._loop.is_closed()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if self._pipe is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._pipe.close()
+
+    def get_protocol(self) -> Any:
+        return self._io.get_protocol()
+
+    def set_protocol(self, protocol: Any) -> None:
+        self._io.set_protocol(protocol)
+
+    def is_closing(self) -> bool:
+        return self._io.is_closing()
+
+    @property
+    def _protocol(self) -> Any:
+        return self._io.get_protocol()
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        self._io.force_close(exc)
+
+    def _report(self, exc: BaseException, message: str, quiet: bool) -> None:
+        if quiet:
+            if self._loop is not None and self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        elif self._loop is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._io.get_protocol(),
+                }
+            )
+        self._force_close(exc)
+
+    def _finish_close(self) -> None:
+        """After ``connection_lost``: the pipe closes (its watch is gone)."""
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            pipe.close()
+        self._loop = None
+
+
+class ReadPipeTransport(_PipeTransport, transports.ReadTransport):  # type: ignore[misc]
+    """The read end of a pipe (or a socket or character device)."""
+
+    max_size = 256 * 1024
+
+    def __init__(
+        self,
+        loop: Any,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self._extra = dict(extra or {})
+        self._attach(loop, pipe, protocol, "read_pipe", waiter)
+        loop.call_soon(self._io.start_reading)
+        self._wake(loop, waiter)
+
+    def __repr__(self) -> str:
+        info = self._repr_info()
+        if self._watched():
+            info.append("polling" if self._io.is_reading() else "idle")
+        elif self._pipe is not None:
+            info.append("open")
+        return "<{}>".format(" ".join(info))
+
+    def is_reading(self) -> bool:
+        return self._io.is_reading()
+
+    def pause_reading(self) -> None:
+        self._io.pause_reading()
+        if self._loop is not None and self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self) -> None:
+        self._io.resume_reading()
+        if self._loop is not None and self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def close(self) -> None:
+        self._io.close()
+
+    def _fatal_error(
+        self, exc: BaseException, message: str = "Fatal error on pipe transport"
+    ) -> None:
+        # EIO: the other end of a pseudo-terminal closed.
+        quiet = isinstance(exc, OSError) and exc.errno == errno.EIO
+        self._report(exc, message, quiet)
+
+
+class WritePipeTransport(_PipeTransport, transports._FlowControlMixin, transports.WriteTransport):  # type: ignore[misc]
+    """The write end of a pipe (or a socket or character device)."""
+
+    def __init__(
+        self,
+        loop: Any,
+        pipe: Any,
+        protocol: asyncio.BaseProtocol,
+        waiter: asyncio.Future[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self._extra = dict(extra or {})
+        mode = self._attach(loop, pipe, protocol, "write_pipe", waiter)
+        # The read end closing shows as an event on a pipe's or socket's
+        # write end (not a character device's).
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            loop.call_soon(self._io.start_reading)
+        # The hot path straight to Rust: no Python frame per write.
+        self.write = self._io.write  # type: ignore[method-assign]
+        self._wake(loop, waiter)
+
+    def __repr__(self) -> str:
+        info = self._repr_info()
+        if self._watched():
+            bufsize = self.get_write_buffer_size()
+            info.append("polling" if bufsize else "idle")
+            info.append(f"bufsize={bufsize}")
+        elif self._pipe is not None:
+            info.append("open")
+        return "<{}>".format(" ".join(info))
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:  # replaced per instance
+        self._io.write(data)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self._io.close()
+
+    def close(self) -> None:
+        if self._pipe is not None:
+            self._io.close()
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    def get_write_buffer_size(self) -> int:
+        return self._io.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._io.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._io._set_limits(high, low)
+
+    @property  # type: ignore[override]
+    def _protocol_paused(self) -> bool:
+        return self._io.protocol_paused
+
+    def _fatal_error(
+        self, exc: BaseException, message: str = "Fatal error on pipe transport"
+    ) -> None:
+        self._report(exc, message, isinstance(exc, OSError))
