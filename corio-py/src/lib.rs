@@ -7,11 +7,13 @@
 //! around the blocking wait (module `gil`).
 
 mod core_loop;
+mod datagram_io;
 mod gil;
 mod handle;
 mod handle_runnable;
 mod links;
 mod owned;
+mod sockaddr;
 mod socket_ops;
 mod stream_io;
 mod stream_state;
@@ -28,5 +30,6 @@ fn _corio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<stream_io::StreamIO>()?;
+    m.add_class::<datagram_io::DatagramIO>()?;
     Ok(())
 }

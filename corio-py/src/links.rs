@@ -83,7 +83,12 @@ impl LinkCell {
 
     /// Calls `pause_writing`/`resume_writing`; an exception goes to the
     /// loop's exception handler (asyncio's `_FlowControlMixin`).
-    pub(crate) fn flow_callback(&self, py: Python<'_>, method: &str, message: &str) -> PyResult<()> {
+    pub(crate) fn flow_callback(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        message: &str,
+    ) -> PyResult<()> {
         let Some(protocol) = self.protocol(py) else {
             return Ok(());
         };

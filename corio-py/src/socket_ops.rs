@@ -4,12 +4,26 @@
 //! Python maps to its subclasses, and the bytes of a Python buffer object
 //! without a copy.
 
+use std::cell::RefCell;
 use std::os::fd::RawFd;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+
+/// asyncio's `max_size`: the most one read asks for.
+const MAX_READ: usize = 256 * 1024;
+
+thread_local! {
+    /// The read buffer every transport of this thread reuses.
+    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_READ]);
+}
+
+/// Runs `f` on this thread's read buffer (asyncio's `max_size` bytes).
+pub(crate) fn with_read_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    READ_BUF.with(|buf| f(&mut buf.borrow_mut()[..]))
+}
 
 /// `OSError(errno, strerror)`: Python picks the subclass
 /// (`ConnectionResetError`, `BrokenPipeError`, ...).

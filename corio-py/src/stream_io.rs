@@ -17,7 +17,6 @@
 //! asyncio's selector transports do; the watch's interest follows the
 //! state (reading, something to write), and changes only when that does.
 
-use std::cell::RefCell;
 use std::os::fd::RawFd;
 
 use pyo3::buffer::PyBuffer;
@@ -29,19 +28,12 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 use crate::core_loop::CoreLoop;
 use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
-use crate::socket_ops::{os_error, send_vectored, with_bytes, would_block};
+use crate::socket_ops::{os_error, send_vectored, with_bytes, with_read_buf, would_block};
 use crate::stream_state::{Kind, State};
 use crate::watched::{spawn_ready_tasks, OnReady, Watched};
 
-/// asyncio's `max_size`: the most one read asks for.
-const MAX_READ: usize = 256 * 1024;
 /// asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
-
-thread_local! {
-    /// The read buffer every transport of this thread reuses.
-    static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_READ]);
-}
+pub(crate) const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 /// The Rust half of a stream transport: a stream socket's, or a pipe's.
 #[pyclass(module = "corio._corio", frozen, weakref)]
@@ -82,10 +74,7 @@ impl StreamIO {
         if st.buffered_protocol.get() {
             return Self::read_into_protocol(slf, st, protocol);
         }
-        let read = READ_BUF.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            st.read(&mut buf[..]).map(|n| PyBytes::new(py, &buf[..n]))
-        });
+        let read = with_read_buf(|buf| st.read(buf).map(|n| PyBytes::new(py, &buf[..n])));
         match read {
             Err(e) if would_block(&e) => Ok(()),
             Err(e) => this.links.fatal(
@@ -134,7 +123,9 @@ impl StreamIO {
         let buffer = match buffer {
             Ok(buffer) => buffer,
             Err(err) => {
-                return this.links.fatal(py, err, "Fatal error: protocol.get_buffer() call failed.")
+                return this
+                    .links
+                    .fatal(py, err, "Fatal error: protocol.get_buffer() call failed.")
             }
         };
         // SAFETY: a writable C-contiguous buffer of `len_bytes` bytes, alive
@@ -146,7 +137,9 @@ impl StreamIO {
         drop(buffer);
         match read {
             Err(e) if would_block(&e) => Ok(()),
-            Err(e) => this.links.fatal(py, os_error(e), "Fatal read error on socket transport"),
+            Err(e) => this
+                .links
+                .fatal(py, os_error(e), "Fatal read error on socket transport"),
             Ok(0) => Self::eof_received(slf, protocol),
             Ok(n) => match protocol.call_method1(intern!(py, "buffer_updated"), (n,)) {
                 Ok(_) => Ok(()),
@@ -168,7 +161,11 @@ impl StreamIO {
         {
             Ok(keep_open) => keep_open,
             Err(err) => {
-                return this.links.fatal(py, err, "Fatal error: protocol.eof_received() call failed.")
+                return this.links.fatal(
+                    py,
+                    err,
+                    "Fatal error: protocol.eof_received() call failed.",
+                )
             }
         };
         if keep_open {
@@ -370,7 +367,8 @@ impl StreamIO {
             .and_then(|cls| protocol.is_instance(&cls))?;
         let st = self.state.get()?;
         // asyncio's pipe transports always call `data_received`.
-        st.buffered_protocol.set(buffered && st.kind == Kind::Socket);
+        st.buffered_protocol
+            .set(buffered && st.kind == Kind::Socket);
         st.protocol_connected.set(true);
         self.links.set_protocol(protocol.clone().unbind());
         Ok(())
@@ -531,10 +529,11 @@ impl StreamIO {
         let sent = match send_vectored(st.watched.fd, &all) {
             Err(e) if would_block(&e) => 0,
             Err(e) => {
-                return slf
-                    .get()
-                    .links
-                    .fatal(py, os_error(e), "Fatal write error on socket transport")
+                return slf.get().links.fatal(
+                    py,
+                    os_error(e),
+                    "Fatal write error on socket transport",
+                )
             }
             Ok(n) => n,
         };

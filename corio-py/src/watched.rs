@@ -11,8 +11,8 @@ use std::rc::Rc;
 use corio::io::{Interest, Watch};
 use corio::Task;
 use pyo3::prelude::*;
-use pyo3::types::PyWeakrefReference;
 use pyo3::pyclass::boolean_struct::True;
+use pyo3::types::PyWeakrefReference;
 use pyo3::PyClass;
 
 use crate::core_loop::CoreLoop;

@@ -284,6 +284,82 @@ def test_udp_echo_and_errors(loop):
     run(loop, main())
 
 
+def test_datagrams_on_every_family_with_asyncios_addresses_and_errors(loop, tmp_path):
+    """IPv4, IPv6 and Unix datagram sockets: each datagram arrives whole,
+    with its sender's address in the form Python's socket gives; misuse
+    gets asyncio's errors; an unreachable peer reaches error_received."""
+
+    class Recorder(asyncio.DatagramProtocol):
+        def __init__(self) -> None:
+            self.got: asyncio.Queue[tuple[bytes, Any]] = asyncio.Queue()
+            self.errors: asyncio.Queue[Exception] = asyncio.Queue()
+            self.lost = loop.create_future()
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            self.got.put_nowait((data, addr))
+
+        def error_received(self, exc: Exception) -> None:
+            self.errors.put_nowait(exc)
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            self.lost.set_result(exc)
+
+    async def main():
+        # IPv4 and IPv6: the sender's address is what socket.recvfrom gives.
+        for host in ("127.0.0.1", "::1"):
+            server_tr, server = await loop.create_datagram_endpoint(Recorder, local_addr=(host, 0))
+            client_tr, client = await loop.create_datagram_endpoint(Recorder, local_addr=(host, 0))
+            to = server_tr.get_extra_info("sockname")
+            for size in (1, 1000, 60000):
+                client_tr.sendto(b"x" * size, to)
+                data, addr = await server.got.get()
+                assert data == b"x" * size and addr == client_tr.get_extra_info("sockname")
+            if host == "127.0.0.1":
+                client_tr.sendto(bytearray(b"by name"), ("localhost", to[1]))  # resolved by Python
+                assert (await server.got.get())[0] == b"by name"
+            with pytest.raises(TypeError, match="bytes-like"):
+                client_tr.sendto("text", to)
+            server_tr.close()
+            client_tr.close()
+            assert await server.lost is None and await client.lost is None
+        # A connected endpoint: its peer is the only address; a closed peer
+        # port shows up as ConnectionRefusedError in error_received.
+        gone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        gone.bind(("127.0.0.1", 0))
+        gone_addr = gone.getsockname()
+        gone.close()
+        tr, proto = await loop.create_datagram_endpoint(Recorder, remote_addr=gone_addr)
+        with pytest.raises(ValueError, match="Invalid address"):
+            tr.sendto(b"x", ("127.0.0.1", 9))
+        tr.sendto(b"anyone?")
+        assert isinstance(await proto.errors.get(), ConnectionRefusedError)
+        tr.abort()
+        assert await proto.lost is None
+        tr.sendto(b"after close")  # dropped and counted, as asyncio
+        # Unix datagram sockets: paths as str, abstract names as bytes,
+        # unnamed senders as None (what socket.recvfrom gives).
+        path = str(tmp_path / "dgram.sock")
+        server_tr, server = await loop.create_datagram_endpoint(
+            Recorder, local_addr=path, family=socket.AF_UNIX
+        )
+        client_tr, _ = await loop.create_datagram_endpoint(
+            Recorder, remote_addr=path, family=socket.AF_UNIX
+        )
+        client_tr.sendto(b"unix")
+        assert await server.got.get() == (b"unix", None)
+        abstract = b"\0corio-test-%d" % os.getpid()
+        named = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        named.bind(abstract)
+        named_tr, _ = await loop.create_datagram_endpoint(Recorder, sock=named)
+        named_tr.sendto(b"abstract", path)
+        assert await server.got.get() == (b"abstract", abstract)
+        for tr in (server_tr, client_tr, named_tr):
+            tr.close()
+        await server.lost
+
+    run(loop, main())
+
+
 def test_subprocess_pipes_exit_code_and_no_zombie(loop):
     async def main():
         proc = await asyncio.create_subprocess_exec(

@@ -1,29 +1,178 @@
 """Datagram endpoints (``create_datagram_endpoint``, UDP and Unix
-datagram): asyncio's own selector datagram transport, running on corio's
-level-triggered watches (``_add_reader``/``_add_writer`` of the loop). Its
-``repr`` is corio's: asyncio's reads the selector loop's ``_selector``."""
+datagram): corio's datagram transport, whose reads, ``sendto``, flow
+control and close sequence run in Rust (``_corio.DatagramIO``), with
+asyncio's selector datagram transport's behaviour: ``datagram_received``
+per datagram, socket errors to ``error_received``, a queue only for what
+the socket would not take.
+
+One difference, on purpose: after the transport is closed, ``sendto``
+drops the datagram and counts it (asyncio's warning after five) for an
+unconnected socket too, where asyncio's own transport reaches for its
+closed socket and reports a fatal error."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from asyncio import selector_events
+import sys
+import warnings
+from asyncio import futures, transports, trsock
+from asyncio.log import logger
 from typing import Any
 
+from . import _corio
 
-class DatagramTransport(selector_events._SelectorDatagramTransport):  # type: ignore[misc,name-defined]
+_PY313 = sys.version_info >= (3, 13)
+
+
+class DatagramTransport(transports._FlowControlMixin, transports.DatagramTransport):  # type: ignore[misc]
     """A datagram socket's transport."""
+
+    _sock: socket.socket | None = None
+
+    def __init__(
+        self,
+        loop: Any,
+        sock: socket.socket,
+        protocol: asyncio.BaseProtocol,
+        address: Any = None,
+        waiter: asyncio.Future[Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self._extra = dict(extra or {})
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._loop = loop
+        self._sock_fd = sock.fileno()
+        self._address = address
+        self._io = _corio.DatagramIO(
+            loop,
+            self._sock_fd,
+            sock.family,
+            sock,
+            self,
+            protocol,
+            bool(self._extra["peername"]),
+            address,
+            _PY313,
+        )
+        self._sock = sock
+        # The hot path straight to Rust: no Python frame per datagram.
+        self.sendto = self._io.sendto  # type: ignore[method-assign]
+        loop._transports[self._sock_fd] = self
+        self._io._spawn()
+        loop.call_soon(protocol.connection_made, self)
+        # only start reading when connection_made() has been called
+        loop.call_soon(self._io.start_reading)
+        if waiter is not None:
+            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         info = [self.__class__.__name__]
         if self._sock is None:
             info.append("closed")
-        elif self._closing:
+        elif self.is_closing():
             info.append("closing")
         info.append(f"fd={self._sock_fd}")
         if self._sock is not None:
             info.append(f"bufsize={self.get_write_buffer_size()}")
         return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if self._sock is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+
+    # -- the transport API (Rust underneath) --------------------------
+
+    def sendto(self, data: Any, addr: Any = None) -> None:  # replaced per instance
+        self._io.sendto(data, addr)
+
+    def get_protocol(self) -> Any:
+        return self._io.get_protocol()
+
+    def set_protocol(self, protocol: Any) -> None:
+        self._io.set_protocol(protocol)
+
+    @property
+    def _protocol(self) -> Any:
+        return self._io.get_protocol()
+
+    def is_closing(self) -> bool:
+        return self._io.is_closing()
+
+    def close(self) -> None:
+        self._io.close()
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    def get_write_buffer_size(self) -> int:
+        return self._io.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._io.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._io._set_limits(high, low)
+
+    @property  # type: ignore[override]
+    def _protocol_paused(self) -> bool:
+        return self._io.protocol_paused
+
+    # -- rare events (called from Rust) -------------------------------
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        self._io.force_close(exc)
+
+    def _fatal_error(self, exc: BaseException, message: str = "Fatal error on transport") -> None:
+        if isinstance(exc, OSError):
+            if self._loop is not None and self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        elif self._loop is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._io.get_protocol(),
+                }
+            )
+        self._force_close(exc)
+
+    def _callback_error(self, exc: BaseException) -> None:
+        """``datagram_received``/``error_received`` raised: asyncio lets it
+        escape the loop's callback, to the exception handler."""
+        if self._loop is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": f"Exception in callback {self!r} reading or reporting an error",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._io.get_protocol(),
+                }
+            )
+
+    def _finish_close(self) -> None:
+        """After ``connection_lost``: the socket closes (its watch is gone)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        self._loop = None
 
 
 class DatagramMixin:
@@ -37,4 +186,4 @@ class DatagramMixin:
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> asyncio.DatagramTransport:
-        return DatagramTransport(self, sock, protocol, address, waiter, extra)  # type: ignore[no-any-return]
+        return DatagramTransport(self, sock, protocol, address, waiter, extra)

@@ -192,6 +192,7 @@ class Loop(
         self._remove_all_signal_handlers()
         super().close()
         self._release_transports()
+        self._release_pipe_transports()
         self._close_child_pidfds()
         self._core_close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import weakref
 from asyncio import unix_events
 from asyncio.log import logger
 from collections.abc import Callable
@@ -35,6 +36,13 @@ class PipesMixin:
     def _init_pipes(self) -> None:
         # The pidfds of children not reaped yet, and their pids.
         self._child_pidfds: dict[int, int] = {}
+        # Open pipe transports, released at close as the others are.
+        self._pipe_transports: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def _release_pipe_transports(self) -> None:
+        """At close: the loop stops keeping its pipe transports alive."""
+        for transport in list(self._pipe_transports):
+            transport._io._release()
 
     def _make_read_pipe_transport(
         self,
@@ -43,7 +51,9 @@ class PipesMixin:
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> asyncio.ReadTransport:
-        return ReadPipeTransport(self, pipe, protocol, waiter, extra)
+        transport = ReadPipeTransport(self, pipe, protocol, waiter, extra)
+        self._pipe_transports.add(transport)
+        return transport
 
     def _make_write_pipe_transport(
         self,
@@ -52,7 +62,9 @@ class PipesMixin:
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> asyncio.WriteTransport:
-        return WritePipeTransport(self, pipe, protocol, waiter, extra)
+        transport = WritePipeTransport(self, pipe, protocol, waiter, extra)
+        self._pipe_transports.add(transport)
+        return transport
 
     async def _make_subprocess_transport(
         self,

@@ -35,17 +35,17 @@ class ServingMixin:
     _cleanup_unix_socket: Callable[[socket.socket], None]
 
     def _init_serving(self) -> None:
-        # asyncio's name: which transport owns each descriptor.
-        self._transports: weakref.WeakValueDictionary[int, SocketTransport] = (
-            weakref.WeakValueDictionary()
-        )
+        # asyncio's name: which transport (socket or datagram) owns each
+        # descriptor.
+        self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
     def _release_transports(self) -> None:
         """At close: the loop stops keeping its transports alive (one left
         open is then finalized by the garbage collector, as asyncio's)."""
         for transport in list(self._transports.values()):
-            if isinstance(transport, SocketTransport):
-                transport._io._release()
+            io = getattr(transport, "_io", None)
+            if io is not None:
+                io._release()
 
     def _ensure_fd_no_transport(self, fd: Any) -> None:
         fileno = fd
