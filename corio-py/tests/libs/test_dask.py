@@ -38,3 +38,35 @@ def test_two_hundred_cpu_bound_calls_on_a_local_cluster():
         assert results == [cpu_bound(20_000 + i) for i in range(200)]
 
     corio.run(main())
+
+
+def test_the_demo_sends_its_cpu_jobs_to_a_cluster():
+    """``python -m corio.demo --dask ADDRESS`` against a LocalCluster."""
+    import re
+    import subprocess
+    import sys
+
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "corio.demo", "--requests", "4", "--jobs", "4",
+                "--limit", "50000", "--dask", cluster.scheduler_address,
+            ],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=180,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    row = re.search(
+        r"^CPU jobs on dask \((\S+)\)\s+[\d.]+m?s\s+[\d.]+x$", done.stdout, re.MULTILINE
+    )
+    assert row is not None and row.group(1) == cluster.scheduler_address, done.stdout

@@ -1,0 +1,6 @@
+"""``python -m corio.demo``: see ``corio.demo``."""
+
+from corio.demo import run
+
+if __name__ == "__main__":
+    run()
