@@ -24,6 +24,10 @@ for v in "${versions[@]}"; do
     # uvloop is deliberately absent: libraries would prefer it to corio.
     "$venv/bin/pip" install -q "maturin>=1.5,<2" pytest
     (cd corio-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q)
+    # The example extension that awaits across Rust and Python (built on its
+    # own, against corio-ext, as a user's extension is).
+    (cd corio-py/examples/rust_ext && CARGO_TARGET_DIR="$root/target" \
+        VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q)
     echo "== Python $v: pytest"
     (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         --ignore="$root/corio-py/tests/libs" "$root/corio-py/tests")

@@ -11,6 +11,7 @@ mod datagram_io;
 mod gil;
 mod handle;
 mod handle_runnable;
+mod interop;
 mod links;
 mod owned;
 mod sockaddr;
@@ -31,5 +32,6 @@ fn _corio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<stream_io::StreamIO>()?;
     m.add_class::<datagram_io::DatagramIO>()?;
+    m.add("_C_API", interop::capsule(m.py())?)?;
     Ok(())
 }

@@ -26,9 +26,14 @@ from ._loop import Loop
 if not sys.platform.startswith("linux"):
     raise ImportError("corio runs on Linux only (it is built on epoll, eventfd and pidfd)")
 
-__all__ = ["EventLoopPolicy", "Loop", "install", "new_event_loop", "run"]
+__all__ = ["EventLoopPolicy", "Loop", "RustPanic", "install", "new_event_loop", "run"]
 
 _T = TypeVar("_T")
+
+
+class RustPanic(Exception):
+    """A Rust future awaited from Python (an extension built with
+    ``corio-ext``) panicked; the message is the panic's."""
 
 
 def new_event_loop() -> Loop:
