@@ -40,16 +40,16 @@ pub struct CorioApi {
     /// `size_of::<CorioApi>()` on the loop's side (later versions only
     /// append).
     pub size: u32,
-    /// Spawns `task` on the corio loop `the_loop` (a borrowed reference to
-    /// a `corio.Loop`), on the calling thread, which holds the GIL.
-    /// Returns a task handle, or null with a Python exception set (not a
-    /// corio loop, closed, or running on another thread); on null the task
-    /// was dropped.
-    pub spawn: unsafe extern "C" fn(
-        the_loop: *mut PyObject,
-        task: *mut c_void,
-        vtable: *const TaskVTable,
-    ) -> *mut c_void,
+    /// A new asyncio future (`loop.create_future()`) of the corio loop
+    /// running on the calling thread, which holds the GIL: a new
+    /// reference, or null with a Python exception set (`RuntimeError` when
+    /// no corio loop runs here).
+    pub create_future: unsafe extern "C" fn() -> *mut PyObject,
+    /// Spawns `task` on the corio loop running on the calling thread, which
+    /// holds the GIL. The task's first poll runs before `spawn` returns (an
+    /// eager start). Returns a task handle, or null with a Python exception
+    /// set (no corio loop runs here); on null the task was dropped.
+    pub spawn: unsafe extern "C" fn(task: *mut c_void, vtable: *const TaskVTable) -> *mut c_void,
     /// Cancels the task: it is dropped at its next scheduling point,
     /// without being polled again. The handle stays valid.
     pub cancel: unsafe extern "C" fn(handle: *mut c_void),

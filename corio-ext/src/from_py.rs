@@ -9,6 +9,8 @@ use std::task::{Context, Poll, Waker};
 use pyo3::intern;
 use pyo3::prelude::*;
 
+use crate::asyncio::ensure_future;
+
 /// Starts `awaitable` on the running loop (`asyncio.ensure_future`: a
 /// coroutine becomes a task, a future stays itself) and returns a Rust
 /// future of its outcome: its result, or the exception it raised as a
@@ -17,9 +19,7 @@ use pyo3::prelude::*;
 /// before it is ready cancels the Python side.
 pub fn into_future(awaitable: &Bound<'_, PyAny>) -> PyResult<PyFuture> {
     let py = awaitable.py();
-    let fut = py
-        .import(intern!(py, "asyncio"))?
-        .call_method1(intern!(py, "ensure_future"), (awaitable,))?;
+    let fut = ensure_future(awaitable)?;
     let state = Rc::new(DoneState {
         done: Cell::new(false),
         waker: RefCell::new(None),

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use pyo3::prelude::*;
@@ -19,6 +20,9 @@ use crate::waker;
 /// Runs `fut` as a task on the running corio loop and returns an asyncio
 /// future that its output completes: `Ok` becomes the result, `Err` the
 /// exception, a panic a `corio.RustPanic` carrying the panic's message.
+/// The task starts at once (its first poll runs inside this call, as
+/// asyncio's eager tasks do), so a future that is ready at once gives an
+/// asyncio future already done.
 /// Cancelling the asyncio future (a `wait_for` timeout, a cancelled task
 /// awaiting it) cancels the Rust task: its future is dropped at the loop's
 /// next turn, destructors and all. Nothing crosses threads: the task is
@@ -33,23 +37,23 @@ where
     T: for<'a> IntoPyObject<'a> + 'static,
 {
     let api = api(py)?;
-    let the_loop = py
-        .import(intern!(py, "asyncio"))?
-        .call_method0(intern!(py, "get_running_loop"))?;
-    let py_future = the_loop.call_method0(intern!(py, "create_future"))?;
+    // SAFETY: the GIL is held; a new reference or null with an exception.
+    let py_future = unsafe { Bound::from_owned_ptr_or_err(py, (api.create_future)())? };
     let converted = async move {
         let value = fut.await?;
         Python::attach(|py| value.into_py_any(py))
     };
+    let completed = Rc::new(Cell::new(false));
     let task = Box::new(ExtTask {
         fut: converted,
         py_future: py_future.clone().unbind(),
+        completed: completed.clone(),
     });
     let vtable = Vt::of(&task);
     let raw = Box::into_raw(task) as *mut c_void;
     // SAFETY: `raw` is the `ExtTask` the vtable is for; corio owns it from
     // here (and drops it through the vtable, even on failure).
-    let handle = unsafe { (api.spawn)(the_loop.as_ptr(), raw, vtable) };
+    let handle = unsafe { (api.spawn)(raw, vtable) };
     if handle.is_null() {
         return Err(PyErr::fetch(py));
     }
@@ -57,6 +61,7 @@ where
         py,
         ReleaseOnDone {
             handle: Cell::new(handle),
+            completed,
         },
     )?;
     py_future.call_method1(intern!(py, "add_done_callback"), (on_done,))?;
@@ -67,6 +72,9 @@ where
 struct ExtTask<F> {
     fut: F,
     py_future: Py<PyAny>,
+    /// Set once this task completed the asyncio future (so a done callback
+    /// need not ask the future whether it was cancelled).
+    completed: Rc<Cell<bool>>,
 }
 
 /// The vtable of `ExtTask<F>`.
@@ -104,6 +112,7 @@ unsafe extern "C" fn poll_task<F: Future<Output = PyResult<Py<PyAny>>>>(
         Ok(Poll::Ready(result)) => result,
         Err(payload) => Err(Python::attach(|py| panic_error(py, payload))),
     };
+    task.completed.set(true);
     // Completing runs Python code; nothing may unwind into corio.
     let completed = catch_unwind(AssertUnwindSafe(|| {
         Python::attach(|py| complete(py, task.py_future.bind(py), result))
@@ -149,6 +158,7 @@ fn complete(py: Python<'_>, py_future: &Bound<'_, PyAny>, result: PyResult<Py<Py
 #[pyclass(unsendable)]
 struct ReleaseOnDone {
     handle: Cell<*mut c_void>,
+    completed: Rc<Cell<bool>>,
 }
 
 #[pymethods]
@@ -159,7 +169,7 @@ impl ReleaseOnDone {
             return Ok(());
         }
         let api = api(py)?;
-        if fut.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
+        if !self.completed.get() && fut.call_method0(intern!(py, "cancelled"))?.is_truthy()? {
             // SAFETY: a handle from `spawn`, not released yet.
             unsafe { (api.cancel)(handle) };
         }

@@ -37,6 +37,7 @@
 
 pub mod abi;
 mod api;
+mod asyncio;
 mod from_py;
 mod into_py;
 mod panic;

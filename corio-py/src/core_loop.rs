@@ -280,6 +280,7 @@ impl CoreLoop {
         let inner = this.inner.get()?;
         let rt = inner.rt()?;
         let _busy = this.inner.enter_busy()?;
+        let _running = RunningGuard::enter(slf);
         let _debug = debug_scope(this.debug());
         if nowait {
             rt.run_once_nowait();
@@ -323,6 +324,20 @@ impl CoreLoop {
         }
         kwargs.set_item(intern!(py, "loop"), slf)?;
         task_type(py)?.call((coro,), Some(&kwargs))
+    }
+
+    /// asyncio's `create_future`: `asyncio.Future(loop=self)`, with no
+    /// Python frame.
+    fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item(intern!(py, "loop"), slf)?;
+        future_type(py)?.call((), Some(&kwargs))
+    }
+
+    /// asyncio's `get_debug` (every new future asks), with no Python frame.
+    fn get_debug(&self) -> bool {
+        self.debug()
     }
 
     /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
@@ -426,11 +441,54 @@ impl CoreLoop {
 
 /// `asyncio.tasks.Task` as it is now (read at each call, as asyncio's
 /// `create_task` does, so that a patched module attribute is honoured).
+/// `asyncio.futures.Future`, read at each use (tests replace it).
+fn future_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static FUTURES: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
+    let futures = FUTURES.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("asyncio.futures")?.unbind())
+    })?;
+    futures.bind(py).getattr(intern!(py, "Future"))
+}
+
 fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static TASKS: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
     let tasks =
         TASKS.get_or_try_init(py, || Ok::<_, PyErr>(py.import("asyncio.tasks")?.unbind()))?;
     tasks.bind(py).getattr(intern!(py, "Task"))
+}
+
+thread_local! {
+    /// The corio loop running an iteration on this thread (borrowed: set
+    /// only while `_run_once` holds it), for extensions' tasks (`interop`).
+    static RUNNING: std::cell::Cell<*mut pyo3::ffi::PyObject> =
+        const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks `_run_once`'s loop as this thread's running one, until dropped.
+struct RunningGuard(*mut pyo3::ffi::PyObject);
+
+impl RunningGuard {
+    fn enter(slf: &Bound<'_, CoreLoop>) -> RunningGuard {
+        RunningGuard(RUNNING.with(|r| r.replace(slf.as_ptr())))
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.0));
+    }
+}
+
+/// The corio loop running an iteration on this thread, if any.
+pub(crate) fn running_core_loop(py: Python<'_>) -> Option<Bound<'_, CoreLoop>> {
+    let ptr = RUNNING.with(|r| r.get());
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: set by a `RunningGuard` whose `_run_once` call holds the
+    // loop alive until the guard drops, which resets the pointer.
+    let obj = unsafe { Bound::from_borrowed_ptr(py, ptr) };
+    obj.cast_into::<CoreLoop>().ok()
 }
 
 impl CoreLoop {
@@ -483,6 +541,14 @@ impl CoreLoop {
         future: impl std::future::Future<Output = ()> + 'static,
     ) -> PyResult<Task<()>> {
         Ok(self.inner.get()?.rt()?.spawn(future))
+    }
+
+    /// Spawns a task and polls it once at once (see `Runtime::spawn_eager`).
+    pub(crate) fn spawn_eager(
+        &self,
+        future: impl std::future::Future<Output = ()> + 'static,
+    ) -> PyResult<Task<()>> {
+        Ok(self.inner.get()?.rt()?.spawn_eager(future))
     }
 
     /// Takes a timer out of the wheel, if this thread may touch the loop

@@ -2,7 +2,9 @@
 //! built extension modules run Rust futures on this loop: the capsule
 //! `corio._corio._C_API`. An extension's task becomes one of the loop's
 //! tasks (polled on the loop's thread, with the GIL held, as every task
-//! here); the wakers it gets are the loop's own, behind C functions.
+//! here), started eagerly: its first poll runs inside `spawn`, as asyncio's
+//! eager tasks start, so a future ready at once costs no turn of the loop.
+//! The wakers it gets are the loop's own, behind C functions.
 
 use std::ffi::c_void;
 use std::future::Future;
@@ -15,11 +17,12 @@ use corio_ext::abi::{CorioApi, TaskVTable, API_VERSION, CAPSULE_NAME};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use crate::core_loop::CoreLoop;
+use crate::core_loop::running_core_loop;
 
 static API: CorioApi = CorioApi {
     version: API_VERSION,
     size: std::mem::size_of::<CorioApi>() as u32,
+    create_future,
     spawn,
     cancel,
     release,
@@ -72,30 +75,43 @@ impl Drop for ForeignTask {
     }
 }
 
+const NO_LOOP: &str = "a Rust future of a corio extension needs a corio loop running: \
+                       run the program with corio.run(...) or corio.install()";
+
 /// # Safety
 ///
-/// The GIL is held; `the_loop` is a borrowed reference; `task` and
-/// `vtable` go together (ownership of `task` passes here).
-unsafe extern "C" fn spawn(
-    the_loop: *mut pyo3::ffi::PyObject,
-    task: *mut c_void,
-    vtable: *const TaskVTable,
-) -> *mut c_void {
+/// The GIL is held.
+unsafe extern "C" fn create_future() -> *mut pyo3::ffi::PyObject {
+    let created = catch_unwind(|| {
+        // SAFETY: the caller holds the GIL (the interface's contract).
+        let py = unsafe { Python::assume_attached() };
+        let result = match running_core_loop(py) {
+            Some(core) => core.call_method0(pyo3::intern!(py, "create_future")),
+            None => Err(PyRuntimeError::new_err(NO_LOOP)),
+        };
+        result.map(Bound::into_ptr).unwrap_or_else(|err| {
+            err.restore(py);
+            std::ptr::null_mut()
+        })
+    });
+    created.unwrap_or(std::ptr::null_mut())
+}
+
+/// # Safety
+///
+/// The GIL is held; `task` and `vtable` go together (ownership of `task`
+/// passes here).
+unsafe extern "C" fn spawn(task: *mut c_void, vtable: *const TaskVTable) -> *mut c_void {
     let foreign = ForeignTask { task, vtable };
     let spawned = catch_unwind(AssertUnwindSafe(move || {
         // SAFETY: the caller holds the GIL (the interface's contract).
         let py = unsafe { Python::assume_attached() };
-        // SAFETY: a borrowed reference the caller keeps alive.
-        let obj = unsafe { Bound::from_borrowed_ptr(py, the_loop) };
-        let result = match obj.cast::<CoreLoop>() {
-            Ok(core) => core
+        let result = match running_core_loop(py) {
+            Some(core) => core
                 .get()
-                .spawn(foreign)
+                .spawn_eager(foreign)
                 .map(|t| Box::into_raw(Box::new(t))),
-            Err(_) => Err(PyRuntimeError::new_err(
-                "a Rust future of a corio extension needs a corio loop running: \
-                 run the program with corio.run(...) or corio.install()",
-            )),
+            None => Err(PyRuntimeError::new_err(NO_LOOP)),
         };
         result.unwrap_or_else(|err| {
             err.restore(py);

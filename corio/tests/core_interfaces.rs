@@ -305,3 +305,48 @@ fn callbacks_from_other_threads_keep_fifo_order_with_local_ones() {
     rt.run_once();
     assert_eq!(*log.lock().unwrap(), ["from thread", "local"]);
 }
+
+#[test]
+fn an_eager_task_runs_to_its_first_wait_before_spawn_eager_returns() {
+    let rt = Runtime::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    // Before the loop runs: the first poll happens inside spawn_eager.
+    let l = log.clone();
+    let ready = rt.spawn_eager(async move {
+        l.borrow_mut().push("ready at once");
+        1
+    });
+    assert!(
+        ready.is_done(),
+        "a future ready at once completes inside spawn_eager"
+    );
+    assert_eq!(*log.borrow(), ["ready at once"]);
+    let l = log.clone();
+    let waiting = rt.spawn_eager(async move {
+        l.borrow_mut().push("before yield");
+        corio::yield_now().await;
+        l.borrow_mut().push("after yield");
+        2
+    });
+    assert_eq!(log.borrow().last(), Some(&"before yield"));
+    assert!(!waiting.is_done());
+    // Nested, from a callback the running loop runs: ahead of a callback
+    // queued before it.
+    let l = log.clone();
+    let rt2 = Rc::new(rt);
+    let rt3 = rt2.clone();
+    rt2.call_soon(move || {
+        let l2 = l.clone();
+        corio::call_soon(move || l2.borrow_mut().push("queued callback"));
+        let l3 = l.clone();
+        rt3.spawn_eager(async move { l3.borrow_mut().push("nested eager") })
+            .detach();
+    });
+    assert_eq!(rt2.block_on(ready).unwrap(), 1);
+    assert_eq!(rt2.block_on(waiting).unwrap(), 2);
+    rt2.block_on(corio::sleep(Duration::from_millis(5)));
+    let log = log.borrow();
+    let pos = |s| log.iter().position(|x| *x == s).unwrap();
+    assert!(pos("nested eager") < pos("queued callback"));
+    assert!(log.contains(&"after yield"));
+}

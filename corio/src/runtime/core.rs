@@ -198,6 +198,19 @@ impl Core {
         name: Option<Cow<'static, str>>,
         location: &'static Location<'static>,
     ) -> TaskRef {
+        self.spawn_with(future, name, location, false)
+    }
+
+    /// Creates a task, polled at once when `eager` (asyncio's eager tasks:
+    /// a future ready at once completes without waiting for a turn of the
+    /// loop), else queued.
+    pub(crate) fn spawn_with<F: Future + 'static>(
+        &self,
+        future: F,
+        name: Option<Cow<'static, str>>,
+        location: &'static Location<'static>,
+        eager: bool,
+    ) -> TaskRef {
         let id = self.next_task_id.get();
         self.next_task_id.set(id + 1);
         let meta = TaskMeta {
@@ -209,7 +222,12 @@ impl Core {
         let [handle, registered, queued] = raw::allocate(future, meta);
         let key = self.registry.borrow_mut().insert(registered);
         handle.header().set_registry_key(key);
-        self.queue.borrow_mut().push_back(Runnable::Task(queued));
+        if eager {
+            // Polled now, as if it had been queued and its turn had come.
+            self.run(Runnable::Task(queued));
+        } else {
+            self.queue.borrow_mut().push_back(Runnable::Task(queued));
+        }
         handle
     }
 

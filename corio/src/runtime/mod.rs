@@ -408,6 +408,20 @@ impl Runtime {
         )
     }
 
+    /// Spawns a task on this loop and polls it once right away, on the
+    /// calling thread, as asyncio's eager tasks start: a future that is
+    /// ready at once completes before this returns, one that waits is
+    /// woken as usual. Call it on the loop's thread, from code the loop
+    /// runs (a task, a callback) or before it runs; the first poll runs
+    /// nested inside the caller.
+    #[track_caller]
+    pub fn spawn_eager<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+        Task::from_ref(
+            self.core
+                .spawn_with(future, None, std::panic::Location::caller(), true),
+        )
+    }
+
     /// A handle other threads may use to reach this loop.
     pub fn handle(&self) -> LoopHandle {
         LoopHandle {
