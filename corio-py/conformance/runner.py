@@ -18,6 +18,7 @@ import faulthandler
 import gc
 import importlib
 import os
+import signal
 import sys
 import unittest
 
@@ -180,6 +181,10 @@ def main() -> int:
     parser.add_argument("--exclude", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args()
+    # A shell's background job starts with SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: the tests that interrupt
+    # themselves (test_runners) would hang. Restore Python's default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.loop == "corio":
         use_corio()
     elif args.loop == "uvloop":
