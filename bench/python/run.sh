@@ -4,7 +4,8 @@
 # a nightly Rust, allocator_api, which this machine cannot fetch), then runs
 # bench/python/run.py (the loop's own work, one core) and
 # bench/python/echo_rate.py (echo servers under corio-bench's load
-# generator, one core each).
+# generator, one core each) and bench/python/aiohttp_rate.py (aiohttp's
+# hello world under wrk, one core each).
 #
 #   bench/python/run.sh [3.11] [--rounds 5]
 set -euo pipefail
@@ -19,9 +20,12 @@ venv="$root/target/py-venvs/$v"
 (cd corio-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q --release)
 uvenv="$root/target/py-venvs/$v-uvloop"
 [ -x "$uvenv/bin/python" ] || "$py" -m venv "$uvenv"
-"$uvenv/bin/pip" install -q "uvloop==0.23.0" "rloop==0.5.0"
+"$uvenv/bin/pip" install -q "uvloop==0.23.0" "rloop==0.5.0" "aiohttp==3.14.5"
+"$venv/bin/pip" install -q "aiohttp==3.14.5"
+command -v wrk >/dev/null || scripts/ensure-services.sh
 cargo build --release -q -p corio-bench
 peers=(--python asyncio="$uvenv/bin/python" --python uvloop="$uvenv/bin/python"
     --python rloop="$uvenv/bin/python" --python corio="$venv/bin/python")
 "$venv/bin/python" bench/python/run.py "${peers[@]}" "$@"
 "$venv/bin/python" bench/python/echo_rate.py "${peers[@]}"
+"$venv/bin/python" bench/python/aiohttp_rate.py "${peers[@]}"

@@ -40,7 +40,10 @@ fn count_primes(py: Python<'_>, limit: u64, chunk: u64) -> PyResult<Bound<'_, Py
 }
 
 fn is_prime(n: u64) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 /// `await await_each(factory, n)`: a Rust task awaiting `factory()` (a
