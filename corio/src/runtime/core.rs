@@ -203,7 +203,7 @@ impl Core {
 
     /// Creates a task, polled at once when `eager` (asyncio's eager tasks:
     /// a future ready at once completes without waiting for a turn of the
-    /// loop), else queued.
+    /// loop) and no other loop runs on this thread, else queued.
     pub(crate) fn spawn_with<F: Future + 'static>(
         &self,
         future: F,
@@ -222,11 +222,17 @@ impl Core {
         let [handle, registered, queued] = raw::allocate(future, meta);
         let key = self.registry.borrow_mut().insert(registered);
         handle.header().set_registry_key(key);
-        if eager {
-            // Polled now, as if it had been queued and its turn had come.
-            self.run(Runnable::Task(queued));
-        } else {
-            self.queue.borrow_mut().push_back(Runnable::Task(queued));
+        // Polled now, as if it had been queued and its turn had come, with
+        // this loop current (entered for the poll when none runs here); a
+        // task for a loop other than the one running here is queued.
+        let current = super::context::with_current(|core| std::ptr::eq(core, self));
+        match (eager, current) {
+            (true, Some(true)) => self.run(Runnable::Task(queued)),
+            (true, None) => {
+                let _enter = super::context::enter(self);
+                self.run(Runnable::Task(queued));
+            }
+            _ => self.queue.borrow_mut().push_back(Runnable::Task(queued)),
         }
         handle
     }

@@ -411,9 +411,11 @@ impl Runtime {
     /// Spawns a task on this loop and polls it once right away, on the
     /// calling thread, as asyncio's eager tasks start: a future that is
     /// ready at once completes before this returns, one that waits is
-    /// woken as usual. Call it on the loop's thread, from code the loop
-    /// runs (a task, a callback) or before it runs; the first poll runs
-    /// nested inside the caller.
+    /// woken as usual. The first poll runs nested inside the caller, with
+    /// this loop current (so the future may sleep, spawn, do I/O), whether
+    /// the loop is running (called from one of its tasks or callbacks) or
+    /// not yet; called from a task of another loop, the task is queued
+    /// instead, as [`spawn`](Runtime::spawn) does.
     #[track_caller]
     pub fn spawn_eager<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
         Task::from_ref(
