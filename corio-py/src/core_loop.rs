@@ -439,9 +439,8 @@ impl CoreLoop {
     }
 }
 
-/// `asyncio.tasks.Task` as it is now (read at each call, as asyncio's
-/// `create_task` does, so that a patched module attribute is honoured).
-/// `asyncio.futures.Future`, read at each use (tests replace it).
+/// `asyncio.futures.Future` as it is now (read at each call, as asyncio's
+/// `create_future` does, so that a patched module attribute is honoured).
 fn future_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static FUTURES: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
     let futures = FUTURES.get_or_try_init(py, || {
@@ -450,6 +449,8 @@ fn future_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     futures.bind(py).getattr(intern!(py, "Future"))
 }
 
+/// `asyncio.tasks.Task` as it is now (read at each call, as asyncio's
+/// `create_task` does, so that a patched module attribute is honoured).
 fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static TASKS: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
     let tasks =
