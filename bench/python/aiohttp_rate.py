@@ -63,9 +63,7 @@ def main() -> int:
             cpu[name].append(user)
     print("| aiohttp hello world | " + " | ".join(f"{n} req/s (user µs/req)" for n in names) + " |")
     print("|---" * (len(names) + 1) + "|")
-    cells = [
-        f"{statistics.median(rates[n]):,.0f} ({statistics.median(cpu[n]):.1f})" for n in names
-    ]
+    cells = [f"{statistics.median(rates[n]):,.0f} ({statistics.median(cpu[n]):.1f})" for n in names]
     print("| wrk -t1 -c50 -d5s | " + " | ".join(cells) + " |")
     return 0
 

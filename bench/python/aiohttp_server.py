@@ -11,6 +11,7 @@ import socket
 import sys
 
 from aiohttp import web
+
 from loop_rows import new_loop
 
 
