@@ -22,6 +22,7 @@ pub const CAPSULE_NAME: &CStr = c"corio._corio._C_API";
 
 /// An extension's task, polled by corio's loop.
 #[repr(C)]
+#[derive(Debug)]
 pub struct TaskVTable {
     /// Polls the task once with a borrowed corio waker (valid during the
     /// call only). Returns 1 when the task finished, 0 when it waits. Must
@@ -34,6 +35,7 @@ pub struct TaskVTable {
 
 /// What the loop offers, in the capsule `corio._corio._C_API`.
 #[repr(C)]
+#[derive(Debug)]
 pub struct CorioApi {
     /// [`API_VERSION`] of the loop's side.
     pub version: u32,

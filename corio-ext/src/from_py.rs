@@ -44,6 +44,14 @@ pub struct PyFuture {
     state: Rc<DoneState>,
 }
 
+impl std::fmt::Debug for PyFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PyFuture")
+            .field("done", &self.state.done.get())
+            .finish_non_exhaustive()
+    }
+}
+
 struct DoneState {
     done: Cell<bool>,
     waker: RefCell<Option<Waker>>,

@@ -35,6 +35,8 @@
 //! `Err(PyErr)`, and a panic becomes `corio.RustPanic` (an `Exception`
 //! with the panic's message), never a crash.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 pub mod abi;
 mod api;
 mod asyncio;
