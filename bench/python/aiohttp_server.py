@@ -28,9 +28,10 @@ def main() -> None:
     loop.run_until_complete(runner.setup())
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]  # the site takes the socket over
     site = web.SockSite(runner, sock)
     loop.run_until_complete(site.start())
-    print(sock.getsockname()[1], flush=True)
+    print(port, flush=True)
     loop.run_forever()
 
 
