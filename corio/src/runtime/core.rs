@@ -222,19 +222,28 @@ impl Core {
         let [handle, registered, queued] = raw::allocate(future, meta);
         let key = self.registry.borrow_mut().insert(registered);
         handle.header().set_registry_key(key);
-        // Polled now, as if it had been queued and its turn had come, with
-        // this loop current (entered for the poll when none runs here); a
-        // task for a loop other than the one running here is queued.
-        let current = super::context::with_current(|core| std::ptr::eq(core, self));
-        match (eager, current) {
-            (true, Some(true)) => self.run(Runnable::Task(queued)),
-            (true, None) => {
-                let _enter = super::context::enter(self);
-                self.run(Runnable::Task(queued));
-            }
-            _ => self.queue.borrow_mut().push_back(Runnable::Task(queued)),
+        if eager {
+            self.run_eager(queued);
+        } else {
+            self.queue.borrow_mut().push_back(Runnable::Task(queued));
         }
         handle
+    }
+
+    /// An eager task's first poll: now, as if it had been queued and its
+    /// turn had come, with this loop current (entered for the poll when
+    /// none runs here); a task for a loop other than the one running here
+    /// is queued. Kept out of line: `run` stays inlined in `run_once`.
+    #[inline(never)]
+    fn run_eager(&self, task: TaskRef) {
+        match super::context::with_current(|core| std::ptr::eq(core, self)) {
+            Some(true) => self.run(Runnable::Task(task)),
+            None => {
+                let _enter = super::context::enter(self);
+                self.run(Runnable::Task(task));
+            }
+            Some(false) => self.queue.borrow_mut().push_back(Runnable::Task(task)),
+        }
     }
 
     /// Puts a woken task on the ready queue (loop thread; `task` is the
@@ -455,6 +464,7 @@ impl Core {
         }
     }
 
+    #[inline(always)]
     fn run(&self, runnable: Runnable) {
         let start = self.debug.as_ref().map(|_| Instant::now());
         let what = match runnable {

@@ -79,8 +79,8 @@ impl Registration {
         self.park(cx, dir, key)
     }
 
-    /// The slow path of `poll_ready_as`: check the loop, then park.
-    #[inline(never)]
+    /// `poll_ready_as` when not ready: check the loop, then park.
+    #[inline]
     fn park(
         &self,
         cx: &mut Context<'_>,
