@@ -61,6 +61,15 @@ def test_a_rust_task_awaits_python_coroutines_and_sees_their_errors():
     corio.run(main())
 
 
+def test_a_rust_future_woken_from_another_thread_completes_on_the_loop():
+    async def main():
+        # The loop sleeps in epoll meanwhile: the wake must reach it.
+        names = await asyncio.gather(*(ext.woken_from_thread(20) for _ in range(20)))
+        assert names == ["waker-thread"] * 20
+
+    corio.run(main())
+
+
 def test_a_panic_is_an_exception_with_its_message():
     async def main():
         with pytest.raises(corio.RustPanic, match="the answer is not 41"):

@@ -93,6 +93,42 @@ fn panic_after_yield(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAn
     })
 }
 
+/// `await woken_from_thread(ms)`: a Rust future completed by another
+/// thread (a blocking library's callback, say): the thread sleeps `ms`
+/// milliseconds, then wakes the task through its waker; returns the
+/// thread's name.
+#[pyfunction]
+fn woken_from_thread(py: Python<'_>, ms: u64) -> PyResult<Bound<'_, PyAny>> {
+    use std::sync::{Arc, Mutex};
+    use std::task::Poll;
+
+    let shared: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let mut started = false;
+    corio_ext::future_into_py(py, async move {
+        let name = std::future::poll_fn(|cx| {
+            if let Some(name) = shared.lock().unwrap().take() {
+                return Poll::Ready(name);
+            }
+            if !started {
+                started = true;
+                let (shared, waker) = (shared.clone(), cx.waker().clone());
+                std::thread::Builder::new()
+                    .name("waker-thread".into())
+                    .spawn(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(ms));
+                        let me = std::thread::current().name().unwrap_or("").to_owned();
+                        *shared.lock().unwrap() = Some(me);
+                        waker.wake();
+                    })
+                    .expect("spawning a thread");
+            }
+            Poll::Pending
+        })
+        .await;
+        Ok(name)
+    })
+}
+
 /// Calls its Python callable when dropped.
 struct CallOnDrop(Py<PyAny>);
 
@@ -156,6 +192,7 @@ fn corio_example_ext(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe_outcome, m)?)?;
     m.add_function(wrap_pyfunction!(panic_after_yield, m)?)?;
     m.add_function(wrap_pyfunction!(wait_forever, m)?)?;
+    m.add_function(wrap_pyfunction!(woken_from_thread, m)?)?;
     m.add_function(wrap_pyfunction!(tokio_yield_once, m)?)?;
     m.add_function(wrap_pyfunction!(tokio_await_each, m)?)?;
     Ok(())
