@@ -20,6 +20,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyTuple};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core_loop::CoreLoop;
+use crate::flow::FlowControl;
 use crate::gil::must_propagate;
 use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
@@ -57,9 +58,7 @@ struct State {
     closing: Cell<bool>,
     reading_started: Cell<bool>,
     protocol_connected: Cell<bool>,
-    high_water: Cell<usize>,
-    low_water: Cell<usize>,
-    protocol_paused: Cell<bool>,
+    flow: FlowControl,
 }
 
 impl State {
@@ -289,10 +288,9 @@ impl DatagramIO {
     fn maybe_pause_protocol(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
         let st = this.state.get()?;
-        if st.buffer_size.get() <= st.high_water.get() || st.protocol_paused.get() {
+        if !st.flow.pause_now(st.buffer_size.get()) {
             return Ok(());
         }
-        st.protocol_paused.set(true);
         this.links
             .flow_callback(slf.py(), "pause_writing", "protocol.pause_writing() failed")
     }
@@ -300,10 +298,9 @@ impl DatagramIO {
     fn maybe_resume_protocol(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
         let st = this.state.get()?;
-        if !st.protocol_paused.get() || st.buffer_size.get() > st.low_water.get() {
+        if !st.flow.resume_now(st.buffer_size.get()) {
             return Ok(());
         }
-        st.protocol_paused.set(false);
         this.links.flow_callback(
             slf.py(),
             "resume_writing",
@@ -349,9 +346,7 @@ impl DatagramIO {
                 closing: Cell::new(false),
                 reading_started: Cell::new(false),
                 protocol_connected: Cell::new(true),
-                high_water: Cell::new(64 * 1024),
-                low_water: Cell::new(16 * 1024),
-                protocol_paused: Cell::new(false),
+                flow: FlowControl::new(),
             }),
             links: LinkCell::new(Links {
                 the_loop: Some(the_loop.clone().unbind()),
@@ -479,21 +474,18 @@ impl DatagramIO {
 
     /// `(low, high)`, as asyncio's `get_write_buffer_limits`.
     fn get_write_buffer_limits(&self) -> PyResult<(usize, usize)> {
-        let st = self.state.get()?;
-        Ok((st.low_water.get(), st.high_water.get()))
+        Ok(self.state.get()?.flow.limits())
     }
 
     /// Sets validated limits (the Python half computes the defaults).
     fn _set_limits(slf: &Bound<'_, Self>, high: usize, low: usize) -> PyResult<()> {
-        let st = slf.get().state.get()?;
-        st.high_water.set(high);
-        st.low_water.set(low);
+        slf.get().state.get()?.flow.set_limits(high, low);
         Self::maybe_pause_protocol(slf)
     }
 
     #[getter]
     fn protocol_paused(&self) -> PyResult<bool> {
-        Ok(self.state.get()?.protocol_paused.get())
+        Ok(self.state.get()?.flow.paused())
     }
 
     /// asyncio's `close`: stop reading; once the queue is sent, the

@@ -8,6 +8,7 @@
 
 mod core_loop;
 mod datagram_io;
+mod flow;
 mod gil;
 mod handle;
 mod handle_runnable;

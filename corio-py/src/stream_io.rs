@@ -237,27 +237,26 @@ impl StreamIO {
     }
 
     fn maybe_pause_protocol(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         let this = slf.get();
         let st = this.state.get()?;
-        if st.pending() <= st.high_water.get() || st.protocol_paused.get() {
+        if !st.flow.pause_now(st.pending()) {
             return Ok(());
         }
-        st.protocol_paused.set(true);
         this.links
-            .flow_callback(py, "pause_writing", "protocol.pause_writing() failed")
+            .flow_callback(slf.py(), "pause_writing", "protocol.pause_writing() failed")
     }
 
     fn maybe_resume_protocol(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
         let this = slf.get();
         let st = this.state.get()?;
-        if !st.protocol_paused.get() || st.pending() > st.low_water.get() {
+        if !st.flow.resume_now(st.pending()) {
             return Ok(());
         }
-        st.protocol_paused.set(false);
-        this.links
-            .flow_callback(py, "resume_writing", "protocol.resume_writing() failed")
+        this.links.flow_callback(
+            slf.py(),
+            "resume_writing",
+            "protocol.resume_writing() failed",
+        )
     }
 
     fn schedule_connection_lost(slf: &Bound<'_, Self>, exc: Bound<'_, PyAny>) -> PyResult<()> {
@@ -585,21 +584,18 @@ impl StreamIO {
 
     /// `(low, high)`, as asyncio's `get_write_buffer_limits`.
     fn get_write_buffer_limits(&self) -> PyResult<(usize, usize)> {
-        let st = self.state.get()?;
-        Ok((st.low_water.get(), st.high_water.get()))
+        Ok(self.state.get()?.flow.limits())
     }
 
     /// Sets validated limits (the Python half computes the defaults).
     fn _set_limits(slf: &Bound<'_, Self>, high: usize, low: usize) -> PyResult<()> {
-        let st = slf.get().state.get()?;
-        st.high_water.set(high);
-        st.low_water.set(low);
+        slf.get().state.get()?.flow.set_limits(high, low);
         Self::maybe_pause_protocol(slf)
     }
 
     #[getter]
     fn protocol_paused(&self) -> PyResult<bool> {
-        Ok(self.state.get()?.protocol_paused.get())
+        Ok(self.state.get()?.flow.paused())
     }
 
     /// asyncio's `close`: stop reading; once the buffer is written, the

@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use corio::io::Interest;
 use pyo3::prelude::*;
 
+use crate::flow::FlowControl;
 use crate::socket_ops::{read, recv, send, write};
 use crate::watched::Watched;
 
@@ -39,9 +40,7 @@ pub(crate) struct State {
     /// EOF was received and the protocol kept the transport open.
     pub(crate) read_eof: Cell<bool>,
     pub(crate) eof: Cell<bool>,
-    pub(crate) high_water: Cell<usize>,
-    pub(crate) low_water: Cell<usize>,
-    pub(crate) protocol_paused: Cell<bool>,
+    pub(crate) flow: FlowControl,
     /// An `on_writable` callback waits.
     pub(crate) wants_writable: Cell<bool>,
 }
@@ -62,9 +61,7 @@ impl State {
             reading_started: Cell::new(false),
             read_eof: Cell::new(false),
             eof: Cell::new(false),
-            high_water: Cell::new(64 * 1024),
-            low_water: Cell::new(16 * 1024),
-            protocol_paused: Cell::new(false),
+            flow: FlowControl::new(),
             wants_writable: Cell::new(false),
         }
     }

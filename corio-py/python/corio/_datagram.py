@@ -16,16 +16,18 @@ import asyncio
 import socket
 import sys
 import warnings
-from asyncio import futures, transports, trsock
-from asyncio.log import logger
+from asyncio import futures, transports
 from typing import Any
 
 from . import _corio
+from ._native import NativeWriteBuffer, socket_extra
 
 _PY313 = sys.version_info >= (3, 13)
 
 
-class DatagramTransport(transports._FlowControlMixin, transports.DatagramTransport):  # type: ignore[misc]
+class DatagramTransport(
+    NativeWriteBuffer, transports._FlowControlMixin, transports.DatagramTransport
+):  # type: ignore[misc]
     """A datagram socket's transport."""
 
     _sock: socket.socket | None = None
@@ -39,17 +41,7 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        self._extra = dict(extra or {})
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
+        self._extra = socket_extra(sock, extra)
         self._loop = loop
         self._sock_fd = sock.fileno()
         self._address = address
@@ -96,63 +88,10 @@ class DatagramTransport(transports._FlowControlMixin, transports.DatagramTranspo
     def sendto(self, data: Any, addr: Any = None) -> None:  # replaced per instance
         self._io.sendto(data, addr)
 
-    def get_protocol(self) -> Any:
-        return self._io.get_protocol()
-
-    def set_protocol(self, protocol: Any) -> None:
-        self._io.set_protocol(protocol)
-
-    @property
-    def _protocol(self) -> Any:
-        return self._io.get_protocol()
-
-    def is_closing(self) -> bool:
-        return self._io.is_closing()
-
     def close(self) -> None:
         self._io.close()
 
-    def abort(self) -> None:
-        self._force_close(None)
-
-    def get_write_buffer_size(self) -> int:
-        return self._io.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._io.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._io._set_limits(high, low)
-
-    @property  # type: ignore[override]
-    def _protocol_paused(self) -> bool:
-        return self._io.protocol_paused
-
     # -- rare events (called from Rust) -------------------------------
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        self._io.force_close(exc)
-
-    def _fatal_error(self, exc: BaseException, message: str = "Fatal error on transport") -> None:
-        if isinstance(exc, OSError):
-            if self._loop is not None and self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        elif self._loop is not None:
-            self._loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._io.get_protocol(),
-                }
-            )
-        self._force_close(exc)
 
     def _callback_error(self, exc: BaseException) -> None:
         """``datagram_received``/``error_received`` raised: asyncio lets it

@@ -19,13 +19,13 @@ import os
 import stat
 import warnings
 from asyncio import futures, transports
-from asyncio.log import logger
 from typing import Any
 
 from . import _corio
+from ._native import NativeReading, NativeTransport, NativeWriteBuffer
 
 
-class _PipeTransport:
+class _PipeTransport(NativeTransport):
     """What both pipe transports share: the pipe, its descriptor's checks,
     the Rust half, and the final close."""
 
@@ -83,37 +83,6 @@ class _PipeTransport:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._pipe.close()
 
-    def get_protocol(self) -> Any:
-        return self._io.get_protocol()
-
-    def set_protocol(self, protocol: Any) -> None:
-        self._io.set_protocol(protocol)
-
-    def is_closing(self) -> bool:
-        return self._io.is_closing()
-
-    @property
-    def _protocol(self) -> Any:
-        return self._io.get_protocol()
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        self._io.force_close(exc)
-
-    def _report(self, exc: BaseException, message: str, quiet: bool) -> None:
-        if quiet:
-            if self._loop is not None and self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        elif self._loop is not None:
-            self._loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._io.get_protocol(),
-                }
-            )
-        self._force_close(exc)
-
     def _finish_close(self) -> None:
         """After ``connection_lost``: the pipe closes (its watch is gone)."""
         pipe, self._pipe = self._pipe, None
@@ -122,7 +91,7 @@ class _PipeTransport:
         self._loop = None
 
 
-class ReadPipeTransport(_PipeTransport, transports.ReadTransport):  # type: ignore[misc]
+class ReadPipeTransport(_PipeTransport, NativeReading, transports.ReadTransport):  # type: ignore[misc]
     """The read end of a pipe (or a socket or character device)."""
 
     max_size = 256 * 1024
@@ -148,19 +117,6 @@ class ReadPipeTransport(_PipeTransport, transports.ReadTransport):  # type: igno
             info.append("open")
         return "<{}>".format(" ".join(info))
 
-    def is_reading(self) -> bool:
-        return self._io.is_reading()
-
-    def pause_reading(self) -> None:
-        self._io.pause_reading()
-        if self._loop is not None and self._loop.get_debug():
-            logger.debug("%r pauses reading", self)
-
-    def resume_reading(self) -> None:
-        self._io.resume_reading()
-        if self._loop is not None and self._loop.get_debug():
-            logger.debug("%r resumes reading", self)
-
     def close(self) -> None:
         self._io.close()
 
@@ -172,7 +128,9 @@ class ReadPipeTransport(_PipeTransport, transports.ReadTransport):  # type: igno
         self._report(exc, message, quiet)
 
 
-class WritePipeTransport(_PipeTransport, transports._FlowControlMixin, transports.WriteTransport):  # type: ignore[misc]
+class WritePipeTransport(  # type: ignore[misc]
+    _PipeTransport, NativeWriteBuffer, transports._FlowControlMixin, transports.WriteTransport
+):
     """The write end of a pipe (or a socket or character device)."""
 
     def __init__(
@@ -215,30 +173,3 @@ class WritePipeTransport(_PipeTransport, transports._FlowControlMixin, transport
     def close(self) -> None:
         if self._pipe is not None:
             self._io.close()
-
-    def abort(self) -> None:
-        self._force_close(None)
-
-    def get_write_buffer_size(self) -> int:
-        return self._io.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._io.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._io._set_limits(high, low)
-
-    @property  # type: ignore[override]
-    def _protocol_paused(self) -> bool:
-        return self._io.protocol_paused
-
-    def _fatal_error(
-        self, exc: BaseException, message: str = "Fatal error on pipe transport"
-    ) -> None:
-        self._report(exc, message, isinstance(exc, OSError))

@@ -14,16 +14,18 @@ import asyncio
 import socket
 import sys
 import warnings
-from asyncio import base_events, constants, futures, transports, trsock
-from asyncio.log import logger
+from asyncio import base_events, constants, futures, transports
 from typing import Any
 
 from . import _corio
+from ._native import NativeReading, NativeWriteBuffer, socket_extra
 
 _ATTACH_TAKES_TRANSPORT = sys.version_info >= (3, 13)
 
 
-class SocketTransport(transports._FlowControlMixin, transports.Transport):  # type: ignore[misc]
+class SocketTransport(
+    NativeReading, NativeWriteBuffer, transports._FlowControlMixin, transports.Transport
+):  # type: ignore[misc]
     """A TCP or Unix stream socket's transport."""
 
     _start_tls_compatible = True
@@ -39,17 +41,7 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
         extra: dict[str, Any] | None = None,
         server: Any = None,
     ) -> None:
-        self._extra = dict(extra or {})
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
+        self._extra = socket_extra(sock, extra)
         self._loop = loop
         self._sock = sock
         self._sock_fd = sock.fileno()
@@ -106,76 +98,10 @@ class SocketTransport(transports._FlowControlMixin, transports.Transport):  # ty
     def can_write_eof(self) -> bool:
         return True
 
-    def get_protocol(self) -> Any:
-        return self._io.get_protocol()
-
-    def set_protocol(self, protocol: Any) -> None:
-        self._io.set_protocol(protocol)
-
-    def is_closing(self) -> bool:
-        return self._io.is_closing()
-
-    def is_reading(self) -> bool:
-        return self._io.is_reading()
-
-    def pause_reading(self) -> None:
-        self._io.pause_reading()
-        if self._loop is not None and self._loop.get_debug():
-            logger.debug("%r pauses reading", self)
-
-    def resume_reading(self) -> None:
-        self._io.resume_reading()
-        if self._loop is not None and self._loop.get_debug():
-            logger.debug("%r resumes reading", self)
-
     def close(self) -> None:
         self._io.close()
 
-    def abort(self) -> None:
-        self._force_close(None)
-
-    def get_write_buffer_size(self) -> int:
-        return self._io.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._io.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._io._set_limits(high, low)
-
-    @property  # type: ignore[override]
-    def _protocol_paused(self) -> bool:
-        return self._io.protocol_paused
-
-    @property
-    def _protocol(self) -> Any:
-        return self._io.get_protocol()
-
     # -- rare events (called from Rust) -------------------------------
-
-    def _force_close(self, exc: BaseException | None) -> None:
-        self._io.force_close(exc)
-
-    def _fatal_error(self, exc: BaseException, message: str = "Fatal error on transport") -> None:
-        if isinstance(exc, OSError):
-            if self._loop is not None and self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        elif self._loop is not None:
-            self._loop.call_exception_handler(
-                {
-                    "message": message,
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._io.get_protocol(),
-                }
-            )
-        self._force_close(exc)
 
     def _write_failed(self, exc: BaseException) -> None:
         if self._empty_waiter is not None:
