@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from echo_rate import user_seconds
+from echo_rate import medians_by_loop, user_seconds
 
 HERE = Path(__file__).resolve().parent
 
 
 def one(python: str, loop: str) -> tuple[float, float]:
+    """One sample: requests per second and user µs per request."""
     server = subprocess.Popen(
         ["taskset", "-c", "0", python, str(HERE / "aiohttp_server.py"), loop],
         stdout=subprocess.PIPE,
@@ -53,17 +53,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     loops = dict(p.split("=", 1) for p in args.python)
-    names = list(loops)
-    rates: dict[str, list[float]] = {n: [] for n in names}
-    cpu: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(args.rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            rate, user = one(loops[name], name)
-            rates[name].append(rate)
-            cpu[name].append(user)
-    print("| aiohttp hello world | " + " | ".join(f"{n} req/s (user µs/req)" for n in names) + " |")
-    print("|---" * (len(names) + 1) + "|")
-    cells = [f"{statistics.median(rates[n]):,.0f} ({statistics.median(cpu[n]):.1f})" for n in names]
+    med = medians_by_loop(loops, args.rounds, one)
+    print("| aiohttp hello world | " + " | ".join(f"{n} req/s (user µs/req)" for n in loops) + " |")
+    print("|---" * (len(loops) + 1) + "|")
+    cells = [f"{rate:,.0f} ({user:.1f})" for rate, user in med.values()]
     print("| wrk -t1 -c50 -d5s | " + " | ".join(cells) + " |")
     return 0
 

@@ -13,6 +13,7 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -48,26 +49,33 @@ def one(python: str, loop: str, mode: str) -> tuple[float, float]:
     return trips / 5.0, used / trips * 1e6
 
 
+def medians_by_loop(
+    loops: dict[str, str], rounds: int, sample: Callable[[str, str], tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
+    """``sample(interpreter, loop)`` for every loop, ``rounds`` times,
+    the loops' order rotated each round; the medians of both numbers."""
+    names = list(loops)
+    got: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            got[name].append(sample(loops[name], name))
+    return {
+        n: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v))
+        for n, v in got.items()
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--python", action="append", required=True, help="LOOP=INTERPRETER")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     loops = dict(p.split("=", 1) for p in args.python)
-    names = list(loops)
-    print("| echo | " + " | ".join(f"{n} rt/s (user µs/rt)" for n in names) + " |")
-    print("|---" * (len(names) + 1) + "|")
+    print("| echo | " + " | ".join(f"{n} rt/s (user µs/rt)" for n in loops) + " |")
+    print("|---" * (len(loops) + 1) + "|")
     for mode in ("protocol", "streams"):
-        rates: dict[str, list[float]] = {n: [] for n in names}
-        cpu: dict[str, list[float]] = {n: [] for n in names}
-        for r in range(args.rounds):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
-                rate, user = one(loops[name], name, mode)
-                rates[name].append(rate)
-                cpu[name].append(user)
-        cells = [
-            f"{statistics.median(rates[n]):,.0f} ({statistics.median(cpu[n]):.2f})" for n in names
-        ]
+        med = medians_by_loop(loops, args.rounds, lambda py, loop: one(py, loop, mode))  # noqa: B023
+        cells = [f"{rate:,.0f} ({user:.2f})" for rate, user in med.values()]
         print(f"| {mode} | " + " | ".join(cells) + " |")
     return 0
 
