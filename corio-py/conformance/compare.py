@@ -29,6 +29,15 @@ def main() -> int:
         for name, status in report["tests"].items():
             if name in stock_passing and status != "pass" and name not in exempt:
                 regressions.append(f"{name}: {status} on corio, passes on the stock loop")
+    # A stock-passing test of a module that ran must have run on corio too
+    # (a module whose runner died reports no tests at all).
+    for name in sorted(stock_passing - exempt):
+        report = corio.get(name.split(".")[2])
+        if report is not None and name not in report["tests"]:
+            regressions.append(f"{name}: did not run on corio, passes on the stock loop")
+    for module, report in corio.items():
+        if report.get("fds") is None:
+            regressions.append(f"{module}: its runner did not finish (no descriptor count)")
     for module, report in corio.items():
         fds = report.get("fds")
         if fds and fds[1] > fds[0]:

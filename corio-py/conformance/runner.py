@@ -56,9 +56,13 @@ class Result(unittest.TextTestResult):
 
     timeout = 30.0
     corio_loops = 0
+    # Set by startTest; a class-level skip (3.12 on) reports before any.
+    _loops_before = 0
+    _started = ""
 
     def startTest(self, test: unittest.TestCase) -> None:
         print(f"START {test.id()}", flush=True)
+        self._started = test.id()
         self._loops_before = Result.corio_loops
         faulthandler.dump_traceback_later(self.timeout, exit=True)
         super().startTest(test)
@@ -73,7 +77,8 @@ class Result(unittest.TextTestResult):
 
     def _report(self, status: str, test: unittest.TestCase) -> None:
         # Whether this test made a corio loop (its own or through the policy).
-        on_corio = "corio" if Result.corio_loops > self._loops_before else "other"
+        started = self._started == test.id()
+        on_corio = "corio" if started and Result.corio_loops > self._loops_before else "other"
         print(f"RESULT {status} {on_corio} {test.id()}", flush=True)
 
     def addSuccess(self, test):  # type: ignore[no-untyped-def]
