@@ -22,10 +22,10 @@ use crate::waker;
 /// exception, a panic a `corio.RustPanic` carrying the panic's message.
 /// The task starts at once (its first poll runs inside this call, as
 /// asyncio's eager tasks do), so a future that is ready at once gives an
-/// asyncio future already done.
-/// Cancelling the asyncio future (a `wait_for` timeout, a cancelled task
-/// awaiting it) cancels the Rust task: its future is dropped at the loop's
-/// next turn, destructors and all. Nothing crosses threads: the task is
+/// asyncio future already done. Cancelling the asyncio future (a
+/// `wait_for` timeout, a cancelled task awaiting it) cancels the Rust
+/// task: its future is dropped within a few turns of the loop (the done
+/// callback's turn, then the task's), destructors and all. Nothing crosses threads: the task is
 /// polled by the loop's thread, which completes the asyncio future itself.
 ///
 /// Call it with the GIL held, from code running on a corio loop (an

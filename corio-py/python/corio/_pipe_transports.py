@@ -41,7 +41,6 @@ class _PipeTransport(NativeTransport):
         pipe: Any,
         protocol: asyncio.BaseProtocol,
         kind: str,
-        waiter: asyncio.Future[Any] | None,
     ) -> int:
         """Checks the descriptor, makes it non-blocking, builds the Rust
         half and schedules ``connection_made``; returns the mode."""
@@ -105,7 +104,7 @@ class ReadPipeTransport(_PipeTransport, NativeReading, transports.ReadTransport)
         extra: dict[str, Any] | None = None,
     ) -> None:
         self._extra = dict(extra or {})
-        self._attach(loop, pipe, protocol, "read_pipe", waiter)
+        self._attach(loop, pipe, protocol, "read_pipe")
         loop.call_soon(self._io.start_reading)
         self._wake(loop, waiter)
 
@@ -142,7 +141,7 @@ class WritePipeTransport(  # type: ignore[misc]
         extra: dict[str, Any] | None = None,
     ) -> None:
         self._extra = dict(extra or {})
-        mode = self._attach(loop, pipe, protocol, "write_pipe", waiter)
+        mode = self._attach(loop, pipe, protocol, "write_pipe")
         # The read end closing shows as an event on a pipe's or socket's
         # write end (not a character device's).
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
