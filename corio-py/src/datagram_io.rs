@@ -12,11 +12,9 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 
 use corio::io::Interest;
-use pyo3::exceptions::{
-    PyBlockingIOError, PyInterruptedError, PyOSError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyBlockingIOError, PyInterruptedError, PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyTuple};
+use pyo3::types::{PyBytes, PyTuple};
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core_loop::CoreLoop;
@@ -25,7 +23,9 @@ use crate::gil::must_propagate;
 use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
 use crate::sockaddr::SockAddr;
-use crate::socket_ops::{os_error, with_bytes, with_read_buf, would_block};
+use crate::socket_ops::{
+    is_bytes_like, not_bytes_like, os_error, with_bytes, with_read_buf, would_block,
+};
 use crate::stream_io::LOG_THRESHOLD_FOR_CONNLOST_WRITES;
 use crate::watched::{spawn_ready_tasks, OnReady, Watched};
 
@@ -404,14 +404,8 @@ impl DatagramIO {
         let py = slf.py();
         let this = slf.get();
         let st = this.state.get()?;
-        if data.cast::<PyBytes>().is_err()
-            && data.cast::<PyByteArray>().is_err()
-            && data.cast::<PyMemoryView>().is_err()
-        {
-            return Err(PyTypeError::new_err(format!(
-                "data argument must be a bytes-like object, not {:?}",
-                data.get_type().name()?.to_string()
-            )));
+        if !is_bytes_like(data) {
+            return Err(not_bytes_like(data));
         }
         let mut addr = addr.filter(|a| !a.is_none());
         if let Some(address) = &st.address {

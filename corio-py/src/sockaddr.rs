@@ -89,16 +89,7 @@ impl SockAddr {
         match family {
             libc::AF_INET => {
                 let t = addr.cast::<PyTuple>().ok().filter(|t| t.len() == 2)?;
-                let host: Ipv4Addr = t
-                    .get_item(0)
-                    .ok()?
-                    .cast::<PyString>()
-                    .ok()?
-                    .to_str()
-                    .ok()?
-                    .parse()
-                    .ok()?;
-                let port: u16 = t.get_item(1).ok()?.extract().ok()?;
+                let (host, port): (Ipv4Addr, u16) = host_port(t)?;
                 let a = out.as_mut_ptr::<libc::sockaddr_in>();
                 // SAFETY: sockaddr_storage is large and aligned enough for
                 // any address; the fields are plain integers.
@@ -114,16 +105,7 @@ impl SockAddr {
                     .cast::<PyTuple>()
                     .ok()
                     .filter(|t| (2..=4).contains(&t.len()))?;
-                let host: Ipv6Addr = t
-                    .get_item(0)
-                    .ok()?
-                    .cast::<PyString>()
-                    .ok()?
-                    .to_str()
-                    .ok()?
-                    .parse()
-                    .ok()?;
-                let port: u16 = t.get_item(1).ok()?.extract().ok()?;
+                let (host, port): (Ipv6Addr, u16) = host_port(t)?;
                 let flowinfo: u32 = match t.get_item(2) {
                     Ok(v) => v.extract().ok().filter(|&f| f <= 0xfffff)?,
                     Err(_) => 0,
@@ -178,6 +160,15 @@ impl SockAddr {
     pub(crate) fn sockaddr_mut_ptr(&mut self) -> *mut libc::sockaddr {
         self.as_mut_ptr()
     }
+}
+
+/// An address tuple's literal host and its port (`None` for anything else:
+/// a host name, a port out of range).
+fn host_port<A: std::str::FromStr>(t: &Bound<'_, PyTuple>) -> Option<(A, u16)> {
+    let host = t.get_item(0).ok()?;
+    let host = host.cast::<PyString>().ok()?.to_str().ok()?.parse().ok()?;
+    let port = t.get_item(1).ok()?.extract().ok()?;
+    Some((host, port))
 }
 
 /// An IPv6 address as glibc's `inet_ntop` writes it (what Python's

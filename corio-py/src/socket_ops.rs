@@ -138,8 +138,25 @@ pub(crate) fn with_bytes<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R)
         let copy = buffer.to_vec(data.py())?;
         return Ok(f(&copy));
     }
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not {:?}",
-        data.get_type().name()?.to_string()
-    )))
+    Err(not_bytes_like(data))
+}
+
+/// Whether `data` is what a transport writes: bytes, bytearray or
+/// memoryview.
+pub(crate) fn is_bytes_like(data: &Bound<'_, PyAny>) -> bool {
+    data.cast::<PyBytes>().is_ok()
+        || data.cast::<PyByteArray>().is_ok()
+        || data.cast::<PyMemoryView>().is_ok()
+}
+
+/// asyncio's `TypeError` for data that is not bytes-like.
+pub(crate) fn not_bytes_like(data: &Bound<'_, PyAny>) -> PyErr {
+    let name = data
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    PyTypeError::new_err(format!(
+        "data argument must be a bytes-like object, not {name:?}"
+    ))
 }

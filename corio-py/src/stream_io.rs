@@ -22,13 +22,15 @@ use std::os::fd::RawFd;
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+use pyo3::types::PyBytes;
 use pyo3::{intern, PyTraverseError, PyVisit};
 
 use crate::core_loop::CoreLoop;
 use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
-use crate::socket_ops::{os_error, send_vectored, with_bytes, with_read_buf, would_block};
+use crate::socket_ops::{
+    is_bytes_like, not_bytes_like, os_error, send_vectored, with_bytes, with_read_buf, would_block,
+};
 use crate::stream_state::{Kind, State};
 use crate::watched::{spawn_ready_tasks, OnReady, Watched};
 
@@ -489,11 +491,8 @@ impl StreamIO {
                 held.push(None);
                 continue;
             }
-            if item.cast::<PyByteArray>().is_err() && item.cast::<PyMemoryView>().is_err() {
-                return Err(PyTypeError::new_err(format!(
-                    "data argument must be a bytes-like object, not {:?}",
-                    item.get_type().name()?.to_string()
-                )));
+            if !is_bytes_like(item) {
+                return Err(not_bytes_like(item));
             }
             let buffer = PyBuffer::<u8>::get(item)?;
             if !buffer.is_c_contiguous() {
