@@ -10,36 +10,23 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 from pathlib import Path
 
-from echo_rate import medians_by_loop, user_seconds
+from echo_rate import medians_by_loop, serve_and_load
 
 HERE = Path(__file__).resolve().parent
 
 
 def one(python: str, loop: str) -> tuple[float, float]:
     """One sample: requests per second and user µs per request."""
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", python, str(HERE / "aiohttp_server.py"), loop],
-        stdout=subprocess.PIPE,
-        text=True,
+    out, used = serve_and_load(
+        [python, str(HERE / "aiohttp_server.py"), loop],
+        lambda port: [
+            *("taskset", "-c", "1", "wrk", "-t1", "-c50", "-d5s"),
+            f"http://127.0.0.1:{port}/",
+        ],
     )
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
-        before = user_seconds(server.pid)
-        out = subprocess.run(
-            ["taskset", "-c", "1", "wrk", "-t1", "-c50", "-d5s", f"http://127.0.0.1:{port}/"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        used = user_seconds(server.pid) - before
-    finally:
-        server.kill()
-        server.wait()
     match = re.search(r"(\d+) requests in", out)
     if match is None or "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"wrk against {loop} did not run cleanly:\n{out}")

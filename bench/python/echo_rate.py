@@ -25,26 +25,27 @@ def user_seconds(pid: int) -> float:
     return int(fields[11]) / os.sysconf("SC_CLK_TCK")
 
 
-def one(python: str, loop: str, mode: str) -> tuple[float, float]:
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", python, str(HERE / "echo_server.py"), loop, mode],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def serve_and_load(server: list[str], load: Callable[[int], list[str]]) -> tuple[str, float]:
+    """Starts ``server`` pinned to core 0 (it prints its port), runs the
+    load generator ``load(port)`` against it; returns the generator's
+    output and the server's user CPU seconds meanwhile."""
+    proc = subprocess.Popen(["taskset", "-c", "0", *server], stdout=subprocess.PIPE, text=True)
     try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
-        before = user_seconds(server.pid)
-        out = subprocess.run(
-            [str(LOADGEN), "tcp-load", f"127.0.0.1:{port}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        used = user_seconds(server.pid) - before
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        before = user_seconds(proc.pid)
+        out = subprocess.run(load(port), check=True, capture_output=True, text=True).stdout
+        return out, user_seconds(proc.pid) - before
     finally:
-        server.kill()
-        server.wait()
+        proc.kill()
+        proc.wait()
+
+
+def one(python: str, loop: str, mode: str) -> tuple[float, float]:
+    out, used = serve_and_load(
+        [python, str(HERE / "echo_server.py"), loop, mode],
+        lambda port: [str(LOADGEN), "tcp-load", f"127.0.0.1:{port}"],
+    )
     trips = int(out.split()[1])
     return trips / 5.0, used / trips * 1e6
 
