@@ -13,11 +13,8 @@ cd "$(dirname "$0")/../.."
 root=$(pwd)
 v=${1:-3.11}
 shift || true
-py=$(ls -d "$HOME"/.pyenv/versions/"$v".*/bin/python3 2>/dev/null | sort -V | tail -1 || true)
-[ -n "$py" ] || { echo "error: CPython $v is not installed" >&2; exit 1; }
-venv="$root/target/py-venvs/$v"
-[ -x "$venv/bin/python" ] || { "$py" -m venv "$venv"; "$venv/bin/pip" install -q "maturin>=1.5,<2"; }
-(cd corio-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q --release)
+venv=$(scripts/release-venv.sh "$v")
+py=$(ls -d "$HOME"/.pyenv/versions/"$v".*/bin/python3 | sort -V | tail -1)
 uvenv="$root/target/py-venvs/$v-uvloop"
 [ -x "$uvenv/bin/python" ] || "$py" -m venv "$uvenv"
 "$uvenv/bin/pip" install -q "uvloop==0.23.0" "rloop==0.5.0" "aiohttp==3.14.5"
