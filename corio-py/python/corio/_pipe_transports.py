@@ -41,10 +41,11 @@ class _PipeTransport(NativeTransport):
         pipe: Any,
         protocol: asyncio.BaseProtocol,
         kind: str,
+        extra: dict[str, Any] | None,
     ) -> int:
         """Checks the descriptor, makes it non-blocking, builds the Rust
         half and schedules ``connection_made``; returns the mode."""
-        self._extra["pipe"] = pipe
+        self._extra = {**(extra or {}), "pipe": pipe}
         self._loop = loop
         fileno = pipe.fileno()
         mode = os.fstat(fileno).st_mode
@@ -103,8 +104,7 @@ class ReadPipeTransport(_PipeTransport, NativeReading, transports.ReadTransport)
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        self._extra = dict(extra or {})
-        self._attach(loop, pipe, protocol, "read_pipe")
+        self._attach(loop, pipe, protocol, "read_pipe", extra)
         loop.call_soon(self._io.start_reading)
         self._wake(loop, waiter)
 
@@ -140,8 +140,7 @@ class WritePipeTransport(  # type: ignore[misc]
         waiter: asyncio.Future[Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        self._extra = dict(extra or {})
-        mode = self._attach(loop, pipe, protocol, "write_pipe")
+        mode = self._attach(loop, pipe, protocol, "write_pipe", extra)
         # The read end closing shows as an event on a pipe's or socket's
         # write end (not a character device's).
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
