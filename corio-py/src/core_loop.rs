@@ -443,19 +443,25 @@ impl CoreLoop {
 /// `create_future` does, so that a patched module attribute is honoured).
 fn future_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static FUTURES: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
-    let futures = FUTURES.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("asyncio.futures")?.unbind())
-    })?;
-    futures.bind(py).getattr(intern!(py, "Future"))
+    module_attr(py, &FUTURES, "asyncio.futures", intern!(py, "Future"))
 }
 
-/// `asyncio.tasks.Task` as it is now (read at each call, as asyncio's
-/// `create_task` does, so that a patched module attribute is honoured).
+/// `asyncio.tasks.Task` as it is now (as `future_type`, for `create_task`).
 fn task_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static TASKS: pyo3::sync::PyOnceLock<Py<PyModule>> = pyo3::sync::PyOnceLock::new();
-    let tasks =
-        TASKS.get_or_try_init(py, || Ok::<_, PyErr>(py.import("asyncio.tasks")?.unbind()))?;
-    tasks.bind(py).getattr(intern!(py, "Task"))
+    module_attr(py, &TASKS, "asyncio.tasks", intern!(py, "Task"))
+}
+
+/// `module.name`, the module imported once into `cell`, the attribute read
+/// at each call.
+fn module_attr<'py>(
+    py: Python<'py>,
+    cell: &'static pyo3::sync::PyOnceLock<Py<PyModule>>,
+    module: &str,
+    name: &Bound<'py, pyo3::types::PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let module = cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import(module)?.unbind()))?;
+    module.bind(py).getattr(name)
 }
 
 thread_local! {
