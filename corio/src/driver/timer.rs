@@ -37,6 +37,13 @@ const NIL: usize = usize::MAX;
 const DUE: u8 = u8::MAX;
 const TICK_NANOS: u32 = 1_000_000;
 
+/// What the store needs to know of an action.
+pub(crate) trait TimerOrder {
+    /// Whether this action must fire in exact-deadline order with the
+    /// others expired beside it (a callback must; a task's wake-up need not).
+    fn needs_order(&self) -> bool;
+}
+
 /// Names one timer; `seq` tells it from a later timer in the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey {
@@ -52,6 +59,8 @@ struct Entry<A> {
     action: A,
     level: u8,
     slot: u8,
+    /// `action.needs_order()`, asked once at insertion.
+    ordered: bool,
     prev: usize,
     next: usize,
 }
@@ -73,6 +82,9 @@ pub(crate) struct Timers<A> {
     /// Cancelled entries stay until popped (their key no longer matches).
     soon: BinaryHeap<Reverse<(u64, u64, usize)>>,
     next_seq: u64,
+    /// How many pending entries need ordering: while none does, an expiry
+    /// records no sort keys.
+    ordered_pending: usize,
     /// One expiry's entries, to order them by exact deadline (reused):
     /// (deadline, sequence number, index into `actions`).
     batch: Vec<(u64, u64, u32)>,
@@ -80,7 +92,7 @@ pub(crate) struct Timers<A> {
     packed: Vec<u128>,
 }
 
-impl<A> Timers<A> {
+impl<A: TimerOrder> Timers<A> {
     pub(crate) fn new(origin: Instant) -> Timers<A> {
         Timers {
             origin,
@@ -92,6 +104,7 @@ impl<A> Timers<A> {
             due: Vec::new(),
             soon: BinaryHeap::new(),
             next_seq: 0,
+            ordered_pending: 0,
             batch: Vec::new(),
             packed: Vec::new(),
         }
@@ -102,24 +115,14 @@ impl<A> Timers<A> {
         self.entries.is_empty()
     }
 
-    /// The tick at or after `deadline` (rounding up: never early).
-    /// The tick at or after a deadline `since` the origin (rounding up:
-    /// never early).
-    fn tick_at_or_after(since: Duration) -> u64 {
-        // u64 arithmetic on seconds and nanoseconds: no u128 division.
+    /// Nanoseconds from the origin to `at` (0 before it; saturating about
+    /// 584 years on).
+    fn nanos_since_origin(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.origin);
         since
             .as_secs()
-            .saturating_mul(1000)
-            .saturating_add(u64::from(since.subsec_nanos().div_ceil(TICK_NANOS)))
-    }
-
-    /// The last tick that has fully passed at `now`.
-    fn tick_passed(&self, now: Instant) -> u64 {
-        let since = now.saturating_duration_since(self.origin);
-        since
-            .as_secs()
-            .saturating_mul(1000)
-            .saturating_add(u64::from(since.subsec_nanos() / TICK_NANOS))
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()))
     }
 
     fn instant_of(&self, tick: u64) -> Instant {
@@ -131,12 +134,11 @@ impl<A> Timers<A> {
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let since = deadline.saturating_duration_since(self.origin);
-        let tick = Self::tick_at_or_after(since);
-        let exact = since
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(since.subsec_nanos()));
+        let exact = self.nanos_since_origin(deadline);
+        // Rounding up: never early.
+        let tick = exact.div_ceil(u64::from(TICK_NANOS));
+        let ordered = action.needs_order();
+        self.ordered_pending += usize::from(ordered);
         let slot = self.entries.insert(Entry {
             seq,
             tick,
@@ -144,6 +146,7 @@ impl<A> Timers<A> {
             action,
             level: DUE,
             slot: 0,
+            ordered,
             prev: NIL,
             next: NIL,
         });
@@ -233,7 +236,9 @@ impl<A> Timers<A> {
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<A> {
         self.entry_mut(key)?;
         self.unlink(key.slot);
-        let action = self.entries.remove(key.slot).action;
+        let entry = self.entries.remove(key.slot);
+        self.ordered_pending -= usize::from(entry.ordered);
+        let action = entry.action;
         if self.entries.is_empty() {
             // Nothing left for the stale keys to name.
             self.due.clear();
@@ -315,19 +320,16 @@ impl<A> Timers<A> {
     /// Removes every timer due at `now` into `out`. When any of them
     /// `needs_order`, all come ordered by exact deadline, then by the order
     /// they were scheduled; otherwise in filing order (the order they were
-    /// scheduled, tick by tick), which saves the sort.
-    pub(crate) fn expire(
-        &mut self,
-        now: Instant,
-        out: &mut Vec<A>,
-        needs_order: impl Fn(&A) -> bool,
-    ) {
+    /// scheduled, tick by tick), which saves the sort (and, while no pending
+    /// timer needs order, recording the sort keys at all).
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<A>) {
         let start = out.len();
+        let ordered_before = self.ordered_pending;
         let mut batch = std::mem::take(&mut self.batch);
-        self.expire_into(now, &mut batch, out);
-        let fired = &out[start..];
-        if fired.len() > 1
-            && fired.iter().any(needs_order)
+        self.expire_into(now, (ordered_before > 0).then_some(&mut batch), out);
+        let ordered_fired = ordered_before - self.ordered_pending;
+        if out.len() - start > 1
+            && ordered_fired > 0
             && !batch.is_sorted_by_key(|&(deadline, seq, _)| (deadline, seq))
         {
             self.sort(&mut batch);
@@ -369,25 +371,35 @@ impl<A> Timers<A> {
         }
     }
 
-    /// Moves one entry's action to `actions`; its sort key, with the
-    /// action's place there.
-    fn take(&mut self, index: usize, actions: &mut Vec<A>) -> (u64, u64, u32) {
+    /// Moves one entry's action to `actions`, and its sort key (with the
+    /// action's place there) to `keys` when they are recorded.
+    fn take(
+        &mut self,
+        index: usize,
+        keys: &mut Option<&mut Vec<(u64, u64, u32)>>,
+        actions: &mut Vec<A>,
+    ) {
         let entry = self.entries.remove(index);
+        self.ordered_pending -= usize::from(entry.ordered);
         actions.push(entry.action);
-        (entry.deadline, entry.seq, (actions.len() - 1) as u32)
+        if let Some(keys) = keys {
+            keys.push((entry.deadline, entry.seq, (actions.len() - 1) as u32));
+        }
     }
 
-    fn expire_into(&mut self, now: Instant, out: &mut Vec<(u64, u64, u32)>, actions: &mut Vec<A>) {
-        let since = now.saturating_duration_since(self.origin);
-        let now_nanos = since
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(since.subsec_nanos()));
-        let now_tick = self.tick_passed(now);
+    fn expire_into(
+        &mut self,
+        now: Instant,
+        mut keys: Option<&mut Vec<(u64, u64, u32)>>,
+        actions: &mut Vec<A>,
+    ) {
+        let now_nanos = self.nanos_since_origin(now);
+        // The last tick that has fully passed.
+        let now_tick = now_nanos / u64::from(TICK_NANOS);
         loop {
             for key in std::mem::take(&mut self.due) {
                 if self.contains(key) {
-                    out.push(self.take(key.slot, actions));
+                    self.take(key.slot, &mut keys, actions);
                 }
             }
             while let Some(&Reverse((deadline, seq, index))) = self.soon.peek() {
@@ -396,7 +408,7 @@ impl<A> Timers<A> {
                 }
                 self.soon.pop();
                 if self.contains(TimerKey { slot: index, seq }) {
-                    out.push(self.take(index, actions));
+                    self.take(index, &mut keys, actions);
                 }
             }
             let Some((level, slot, tick)) = self.next_tick() else {
@@ -419,7 +431,7 @@ impl<A> Timers<A> {
                 if level == 0 || self.entries[index].tick <= self.elapsed {
                     let entry = &mut self.entries[index];
                     if entry.deadline <= now_nanos {
-                        out.push(self.take(index, actions));
+                        self.take(index, &mut keys, actions);
                     } else {
                         entry.level = DUE;
                         self.soon.push(Reverse((entry.deadline, entry.seq, index)));
@@ -448,6 +460,12 @@ mod tests {
     /// The action in these tests: a label.
     type Timers = super::Timers<u32>;
 
+    impl TimerOrder for u32 {
+        fn needs_order(&self) -> bool {
+            true
+        }
+    }
+
     #[test]
     fn fires_each_timer_once_never_early_across_levels() {
         let origin = Instant::now();
@@ -473,7 +491,7 @@ mod tests {
         let end = Duration::from_secs(20_001);
         while now <= end {
             let mut out = Vec::new();
-            timers.expire(origin + now, &mut out, |_| true);
+            timers.expire(origin + now, &mut out);
             fired += out.len();
             for (key, deadline) in &keys {
                 if timers.contains(*key) {
@@ -507,9 +525,9 @@ mod tests {
         let far = timers.insert(origin + day * 3000, 0);
         let farther = timers.insert(origin + day * 9000, 0);
         let mut out = Vec::new();
-        timers.expire(origin + day * 2999, &mut out, |_| true);
+        timers.expire(origin + day * 2999, &mut out);
         assert!(out.is_empty() && timers.contains(far));
-        timers.expire(origin + day * 3000, &mut out, |_| true);
+        timers.expire(origin + day * 3000, &mut out);
         assert_eq!(out.len(), 1);
         assert!(!timers.contains(far) && timers.contains(farther));
         let next = timers.next_deadline().unwrap();
@@ -517,7 +535,7 @@ mod tests {
             next <= origin + day * 9000,
             "the wheel wakes no later than the deadline"
         );
-        timers.expire(origin + day * 9000, &mut out, |_| true);
+        timers.expire(origin + day * 9000, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(timers.next_deadline(), None);
     }
@@ -538,9 +556,9 @@ mod tests {
             Some(origin + Duration::from_millis(10))
         );
         let mut out = Vec::new();
-        timers.expire(origin + Duration::from_millis(9), &mut out, |_| true);
+        timers.expire(origin + Duration::from_millis(9), &mut out);
         assert!(out.is_empty());
-        timers.expire(origin + Duration::from_millis(10), &mut out, |_| true);
+        timers.expire(origin + Duration::from_millis(10), &mut out);
         assert_eq!(out.len(), 4);
         assert_eq!(timers.next_deadline(), None);
     }
@@ -553,23 +571,23 @@ mod tests {
         let mut timers = Timers::new(origin);
         let at = |us: u64| origin + Duration::from_micros(us);
         let mut out = Vec::new();
-        timers.expire(at(5_100), &mut out, |_| true);
+        timers.expire(at(5_100), &mut out);
         timers.insert(at(5_300), 1);
         timers.insert(at(5_200), 2);
         timers.insert(at(5_100), 3); // already due
-        timers.expire(at(5_199), &mut out, |_| true);
+        timers.expire(at(5_199), &mut out);
         assert_eq!(out, [3]);
         assert_eq!(timers.next_deadline(), Some(at(5_200)));
-        timers.expire(at(5_250), &mut out, |_| true);
+        timers.expire(at(5_250), &mut out);
         assert_eq!(out, [3, 2]);
         // Filed while the tick is under way: due at its exact deadline too.
         timers.insert(at(5_260), 4);
         let late = timers.insert(at(5_270), 5);
         assert!(timers.cancel(late).is_some());
-        timers.expire(at(5_280), &mut out, |_| true);
+        timers.expire(at(5_280), &mut out);
         assert_eq!(out, [3, 2, 4]);
-        timers.expire(at(5_999), &mut out, |_| true);
-        timers.expire(at(6_000), &mut out, |_| true);
+        timers.expire(at(5_999), &mut out);
+        timers.expire(at(6_000), &mut out);
         assert_eq!(out, [3, 2, 4, 1]);
         assert_eq!(timers.next_deadline(), None);
     }
@@ -587,10 +605,10 @@ mod tests {
         // One in the past (the due list) and one cascaded from a higher
         // level: both still take their place by deadline.
         let mut out = Vec::new();
-        timers.expire(at(5_000), &mut out, |_| true);
+        timers.expire(at(5_000), &mut out);
         timers.insert(at(4_000), 5);
         timers.insert(at(10_100), 6);
-        timers.expire(at(11_000), &mut out, |_| true);
+        timers.expire(at(11_000), &mut out);
         assert_eq!(out, [5, 4, 6, 2, 1, 3]);
     }
 }

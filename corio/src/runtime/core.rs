@@ -198,18 +198,17 @@ impl Core {
         name: Option<Cow<'static, str>>,
         location: &'static Location<'static>,
     ) -> TaskRef {
-        self.spawn_with(future, name, location, false)
+        self.spawn_with::<F, false>(future, name, location)
     }
 
-    /// Creates a task, polled at once when `eager` (asyncio's eager tasks:
+    /// Creates a task, polled at once when `EAGER` (asyncio's eager tasks:
     /// a future ready at once completes without waiting for a turn of the
     /// loop) and no other loop runs on this thread, else queued.
-    pub(crate) fn spawn_with<F: Future + 'static>(
+    pub(crate) fn spawn_with<F: Future + 'static, const EAGER: bool>(
         &self,
         future: F,
         name: Option<Cow<'static, str>>,
         location: &'static Location<'static>,
-        eager: bool,
     ) -> TaskRef {
         let id = self.next_task_id.get();
         self.next_task_id.set(id + 1);
@@ -222,7 +221,7 @@ impl Core {
         let [handle, registered, queued] = raw::allocate(future, meta);
         let key = self.registry.borrow_mut().insert(registered);
         handle.header().set_registry_key(key);
-        if eager {
+        if EAGER {
             self.run_eager(queued);
         } else {
             self.queue.borrow_mut().push_back(Runnable::Task(queued));
@@ -439,10 +438,8 @@ impl Core {
         let mut actions = self.timer_buf.take();
         {
             let mut timers = self.timers.borrow_mut();
-            // Callbacks run in exact-deadline order (asyncio's); tasks
-            // woken by sleeps due in the same millisecond, in the order
-            // they were scheduled (no sort for them).
-            timers.expire(now, &mut actions, |a| !matches!(a, TimerAction::Wake(_)));
+            // In exact-deadline order where it matters (`TimerOrder`).
+            timers.expire(now, &mut actions);
             self.has_timers.set(!timers.is_empty());
         }
         for action in actions.drain(..) {
@@ -466,27 +463,50 @@ impl Core {
 
     #[inline(always)]
     fn run(&self, runnable: Runnable) {
-        let start = self.debug.as_ref().map(|_| Instant::now());
-        let what = match runnable {
-            Runnable::Task(task) => {
-                let outcome = task.poll();
-                // SAFETY: `task` is a live reference we hold.
-                let what =
-                    start.map(|_| SlowWhat::Task(unsafe { TaskRef::new_ref(task.as_ptr()) }));
-                match outcome {
-                    PollOutcome::Parked => drop(task),
-                    PollOutcome::Requeue => self.queue.borrow_mut().push_back(Runnable::Task(task)),
-                    PollOutcome::Complete => {
-                        let key = task.header().registry_key();
-                        let registered = self.registry.borrow_mut().try_remove(key);
-                        match registered {
-                            Some(registered) => task.release_with(registered),
-                            None => drop(task),
-                        }
+        match &self.debug {
+            None => self.run_runnable(runnable),
+            Some(debug) => self.run_timed(debug, runnable),
+        }
+    }
+
+    /// Debug mode: runs `runnable` and reports it when it took longer than
+    /// the slow-callback threshold (asyncio's `slow_callback_duration`).
+    #[inline(never)]
+    fn run_timed(&self, debug: &DebugConfig, runnable: Runnable) {
+        let what = match &runnable {
+            // SAFETY: `task` is a live reference we hold.
+            Runnable::Task(task) => SlowWhat::Task(unsafe { TaskRef::new_ref(task.as_ptr()) }),
+            Runnable::Call(callback) => SlowWhat::Callback(callback.location()),
+            Runnable::Foreign(_) | Runnable::Raw(_) => SlowWhat::Foreign,
+        };
+        let start = Instant::now();
+        self.run_runnable(runnable);
+        let duration = start.elapsed();
+        if duration >= debug.slow_callback_duration {
+            let what = match what {
+                SlowWhat::Task(task) => format!("task {}", raw::describe(task.header())),
+                SlowWhat::Callback(location) => format!("callback scheduled at {location}"),
+                SlowWhat::Foreign => "callback sent from another thread".to_owned(),
+            };
+            (debug.on_slow_callback)(&SlowCallback { what, duration });
+        }
+    }
+
+    #[inline(always)]
+    fn run_runnable(&self, runnable: Runnable) {
+        match runnable {
+            Runnable::Task(task) => match task.poll() {
+                PollOutcome::Parked => drop(task),
+                PollOutcome::Requeue => self.queue.borrow_mut().push_back(Runnable::Task(task)),
+                PollOutcome::Complete => {
+                    let key = task.header().registry_key();
+                    let registered = self.registry.borrow_mut().try_remove(key);
+                    match registered {
+                        Some(registered) => task.release_with(registered),
+                        None => drop(task),
                     }
                 }
-                what
-            }
+            },
             Runnable::Call(callback) => {
                 if !callback.is_cancelled() {
                     self.run_guarded(
@@ -494,27 +514,9 @@ impl Core {
                         || callback.run(),
                     );
                 }
-                start.map(|_| SlowWhat::Callback(callback.location()))
             }
-            Runnable::Foreign(f) => {
-                self.run_guarded("callback sent from another thread", f);
-                start.map(|_| SlowWhat::Foreign)
-            }
-            Runnable::Raw(runnable) => {
-                self.run_guarded("raw runnable", || runnable.run());
-                start.map(|_| SlowWhat::Foreign)
-            }
-        };
-        if let (Some(debug), Some(start), Some(what)) = (&self.debug, start, what) {
-            let duration = start.elapsed();
-            if duration >= debug.slow_callback_duration {
-                let what = match what {
-                    SlowWhat::Task(task) => format!("task {}", raw::describe(task.header())),
-                    SlowWhat::Callback(location) => format!("callback scheduled at {location}"),
-                    SlowWhat::Foreign => "callback sent from another thread".to_owned(),
-                };
-                (debug.on_slow_callback)(&SlowCallback { what, duration });
-            }
+            Runnable::Foreign(f) => self.run_guarded("callback sent from another thread", f),
+            Runnable::Raw(runnable) => self.run_guarded("raw runnable", || runnable.run()),
         }
     }
 

@@ -418,10 +418,11 @@ impl Runtime {
     /// instead, as [`spawn`](Runtime::spawn) does.
     #[track_caller]
     pub fn spawn_eager<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
-        Task::from_ref(
-            self.core
-                .spawn_with(future, None, std::panic::Location::caller(), true),
-        )
+        Task::from_ref(self.core.spawn_with::<F, true>(
+            future,
+            None,
+            std::panic::Location::caller(),
+        ))
     }
 
     /// A handle other threads may use to reach this loop.

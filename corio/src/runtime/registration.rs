@@ -93,20 +93,12 @@ impl Registration {
 
     /// A task about to park must be on the loop that will wake it: parking
     /// under another loop (or another runtime) would hang for ever.
+    #[inline]
     #[track_caller]
     fn check_loop(&self) {
-        match context::with_current(|core| core.id) {
-            Some(id) if id == self.loop_id => {}
-            Some(_) => panic!(
-                "corio: an I/O object registered on one corio loop was awaited on another; \
-                 a socket belongs to the loop it was created on (create it inside the task's \
-                 own loop, or hand the std socket across and wrap it there)"
-            ),
-            None => panic!(
-                "corio: an I/O object was awaited with no corio loop running on this thread. \
-                 If this future runs under another runtime (tokio, async-std, smol, a \
-                 futures executor), run it inside `corio::run` / `Runtime::block_on` instead"
-            ),
+        let running = context::with_current(|core| core.id);
+        if running != Some(self.loop_id) {
+            wrong_loop(running.is_some());
         }
     }
 
@@ -244,4 +236,23 @@ impl Drop for Waiter<'_> {
             self.registration.state.remove_waiter(self.dir, key);
         }
     }
+}
+
+/// The panic of [`Registration::check_loop`], out of the hot path.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn wrong_loop(other_loop_running: bool) -> ! {
+    if other_loop_running {
+        panic!(
+            "corio: an I/O object registered on one corio loop was awaited on another; \
+             a socket belongs to the loop it was created on (create it inside the task's \
+             own loop, or hand the std socket across and wrap it there)"
+        )
+    }
+    panic!(
+        "corio: an I/O object was awaited with no corio loop running on this thread. \
+         If this future runs under another runtime (tokio, async-std, smol, a \
+         futures executor), run it inside `corio::run` / `Runtime::block_on` instead"
+    )
 }

@@ -14,6 +14,7 @@ use super::context;
 use super::runnable::RawRunnable;
 use crate::coop;
 pub(crate) use crate::driver::timer::TimerKey;
+use crate::driver::timer::TimerOrder;
 
 /// What happens when a timer fires.
 pub(crate) enum TimerAction {
@@ -23,6 +24,16 @@ pub(crate) enum TimerAction {
     Call(Rc<dyn Callback>),
     /// Put a raw runnable on the ready queue.
     Raw(RawRunnable),
+}
+
+impl TimerOrder for TimerAction {
+    /// Callbacks run in exact-deadline order (asyncio's); tasks woken by
+    /// sleeps due in the same millisecond, in the order they were scheduled
+    /// (no sort for them).
+    #[inline]
+    fn needs_order(&self) -> bool {
+        !matches!(self, TimerAction::Wake(_))
+    }
 }
 
 /// `now + delay`, saturating far in the future instead of overflowing.
@@ -104,6 +115,7 @@ impl Sleep {
         self.deadline = Deadline::At(deadline);
     }
 
+    #[inline]
     fn cancel_timer(&mut self) {
         if let Some((loop_id, key)) = self.timer.take() {
             let action = context::with_loop(loop_id, |core| core.cancel_timer(key));
