@@ -539,6 +539,44 @@ def test_a_million_callbacks_timers_futures_and_tasks_leak_nothing(loop):
     assert len(os.listdir("/proc/self/fd")) == fds
 
 
+def test_cycles_through_handles_are_collected_once_the_loop_lets_go(loop):
+    """The loop's handles are hidden from the garbage collector while the
+    loop holds them; an object that keeps its own handle (a reference cycle
+    through the handle's callback) must still be collected after the handle
+    ran, was cancelled, or its loop was closed with it pending."""
+    import weakref
+
+    class Owner:
+        def __init__(self, schedule):
+            self.handle = schedule(self.method)
+
+        def method(self):
+            pass
+
+    def owners():
+        yield Owner(loop.call_soon)  # runs
+        yield Owner(lambda f: loop.call_later(0, f))  # fires
+        cancelled = Owner(lambda f: loop.call_later(3600, f))
+        cancelled.handle.cancel()  # leaves the wheel
+        yield cancelled
+        soon_cancelled = Owner(loop.call_soon)
+        soon_cancelled.handle.cancel()  # stays queued until its turn
+        yield soon_cancelled
+
+    refs = [weakref.ref(owner) for owner in owners()]
+    gc.collect()
+    assert all(ref() is not None for ref in refs[:2])  # the loop holds them
+    loop.run_until_complete(asyncio.sleep(0.01))
+    gc.collect()
+    assert [ref() for ref in refs] == [None] * 4
+
+    other = corio.new_event_loop()
+    pending = weakref.ref(Owner(lambda f: other.call_later(3600, f)))
+    other.close()
+    gc.collect()
+    assert pending() is None
+
+
 def test_rust_handles_have_asyncios_handle_api(loop):
     import contextvars
 
