@@ -4,8 +4,15 @@
 //! cargo run --release -p corio-bench -- all          # everything (installs wrk if missing)
 //! cargo run --release -p corio-bench -- micro        # in-process workloads only
 //! cargo run --release -p corio-bench -- micro --runs 3
+//! cargo run --release -p corio-bench -- callgrind    # instructions per operation (valgrind)
+//! cargo run --release -p corio-bench -- spawn timers  # single workloads, by id prefix
 //! ```
+//!
+//! Every sample of an in-process workload runs in a fresh process
+//! (`corio-bench sample ID RUNTIME`), pinned to CPU 0; runtimes alternate,
+//! their order rotated from run to run; medians are reported.
 
+mod callgrind;
 mod memory;
 mod micro;
 mod net;
@@ -25,114 +32,259 @@ pub fn pin_to_cpu(cpu: usize) {
     }
 }
 
-type Workload = (
-    &'static str,
-    &'static str,
-    Better,
-    Option<(f64, &'static str)>,
-    &'static [Rt],
-    fn(Rt) -> f64,
-);
+/// One in-process workload: its figure on each runtime it runs on.
+struct Workload {
+    /// Short name, for `sample`, `solo` and the command line.
+    id: &'static str,
+    /// The row's title.
+    title: &'static str,
+    unit: &'static str,
+    better: Better,
+    /// The issue's target: at least `.0` times as good as the peer `.1`.
+    target: Option<(f64, &'static str)>,
+    runtimes: &'static [Rt],
+    /// The workload at `n` operations, returning the row's figure.
+    run: fn(Rt, u64) -> f64,
+    /// `n` for the wall-time row.
+    n: u64,
+}
 
 const ALL: &[Rt] = &[Rt::Corio, Rt::Tokio, Rt::Smol];
 /// Workloads monoio has the primitives for.
 const WITH_MONOIO: &[Rt] = &[Rt::Corio, Rt::Tokio, Rt::Smol, Rt::Monoio];
 
-fn micro_workloads() -> Vec<Workload> {
+fn workloads() -> Vec<Workload> {
+    let w = |id, title, unit, target, runtimes, run: fn(Rt, u64) -> f64, n| Workload {
+        id,
+        title,
+        unit,
+        better: Better::Lower,
+        target,
+        runtimes,
+        run,
+        n,
+    };
     vec![
-        (
+        w(
+            "spawn_join",
             "spawn_join (1M tasks)",
             "ns/task",
-            Better::Lower,
-            Some((1.2, "smol")),
+            Some((1.1, "monoio")),
             WITH_MONOIO,
-            |rt| micro::spawn_join(rt, 1_000_000),
+            micro::spawn_join,
+            1_000_000,
         ),
-        (
-            "yield_now (1M yields)",
+        w(
+            "yield_now",
+            "yield_now, own (1M)",
             "ns/yield",
-            Better::Lower,
-            Some((1.2, "smol")),
-            WITH_MONOIO,
-            |rt| micro::yield_now(rt, 1_000_000),
-        ),
-        (
-            "ping_pong (1M hand-offs)",
-            "ns/hand-off",
-            Better::Lower,
-            Some((1.5, "tokio")),
-            &[Rt::Corio, Rt::Tokio, Rt::TokioNotify, Rt::Smol],
-            |rt| micro::ping_pong(rt, 1_000_000),
-        ),
-        (
-            "timers (100k sleeps 0-50ms)",
-            "ms total",
-            Better::Lower,
-            Some((1.2, "smol")),
-            WITH_MONOIO,
-            |rt| micro::timers(rt, 100_000),
-        ),
-        (
-            "timeouts (1M set+cancel)",
-            "ns/timeout",
-            Better::Lower,
             None,
             WITH_MONOIO,
-            |rt| micro::timeouts(rt, 1_000_000),
+            micro::yield_now,
+            1_000_000,
         ),
-        (
+        w(
+            "hand_yield",
+            "yield, same code (1M)",
+            "ns/yield",
+            Some((1.5, "best")),
+            WITH_MONOIO,
+            micro::hand_yield_row,
+            1_000_000,
+        ),
+        w(
+            "ping_pong",
+            "ping_pong, both spawned",
+            "ns/hand-off",
+            Some((2.0, "tokio")),
+            &[Rt::Corio, Rt::Tokio, Rt::TokioNotify, Rt::Smol],
+            micro::ping_pong,
+            1_000_000,
+        ),
+        w(
+            "timers_10k",
+            "timers 10k (wall)",
+            "ms total",
+            None,
+            WITH_MONOIO,
+            micro::timers,
+            10_000,
+        ),
+        w(
+            "timers_100k",
+            "timers 100k (wall)",
+            "ms total",
+            None,
+            WITH_MONOIO,
+            micro::timers,
+            100_000,
+        ),
+        w(
+            "timers_1m",
+            "timers 1M (wall)",
+            "ms total",
+            None,
+            WITH_MONOIO,
+            micro::timers,
+            1_000_000,
+        ),
+        w(
+            "timers_cpu_10k",
+            "timers 10k (CPU)",
+            "ns/timer",
+            None,
+            WITH_MONOIO,
+            micro::timers_cpu,
+            10_000,
+        ),
+        w(
+            "timers_cpu_100k",
+            "timers 100k (CPU)",
+            "ns/timer",
+            None,
+            WITH_MONOIO,
+            micro::timers_cpu,
+            100_000,
+        ),
+        w(
+            "timers_cpu_1m",
+            "timers 1M (CPU)",
+            "ns/timer",
+            Some((1.5, "smol")),
+            WITH_MONOIO,
+            micro::timers_cpu,
+            1_000_000,
+        ),
+        w(
+            "timeouts",
+            "timeouts, ready (1M)",
+            "ns/timeout",
+            None,
+            WITH_MONOIO,
+            micro::timeouts,
+            1_000_000,
+        ),
+        w(
+            "timeouts_armed",
+            "timeouts, armed (1M)",
+            "ns/timeout",
+            Some((1.2, "best")),
+            WITH_MONOIO,
+            micro::timeouts_armed,
+            1_000_000,
+        ),
+        w(
+            "lock",
             "lock (uncontended)",
             "ns/lock",
-            Better::Lower,
             None,
             ALL,
-            |rt| micro::lock(rt, 1_000_000),
+            micro::lock,
+            1_000_000,
         ),
-        (
+        w(
+            "semaphore",
             "semaphore (uncontended)",
             "ns/acquire",
-            Better::Lower,
             None,
             ALL,
-            |rt| micro::semaphore(rt, 1_000_000),
+            micro::semaphore,
+            1_000_000,
         ),
-        ("queue put+get", "ns/pair", Better::Lower, None, ALL, |rt| {
-            micro::queue(rt, 1_000_000)
-        }),
+        w(
+            "queue",
+            "queue put+get",
+            "ns/pair",
+            None,
+            ALL,
+            micro::queue,
+            1_000_000,
+        ),
     ]
 }
 
-fn run_micro(runs: usize, filter: &[String]) -> Vec<Row> {
-    pin_to_cpu(0);
-    let workloads: Vec<Workload> = micro_workloads()
+fn runtime_named(name: &str) -> Rt {
+    [Rt::Corio, Rt::Tokio, Rt::TokioNotify, Rt::Smol, Rt::Monoio]
         .into_iter()
-        .filter(|w| filter.is_empty() || filter.iter().any(|f| w.0.starts_with(f.as_str())))
-        .collect();
+        .find(|rt| rt.id() == name)
+        .unwrap_or_else(|| {
+            panic!("unknown runtime {name:?} (corio, tokio, tokio-notify, smol, monoio)")
+        })
+}
+
+/// The runtimes workload `id` runs on.
+fn workload_runtimes(id: &str) -> &'static [Rt] {
+    workload_named(id).runtimes
+}
+
+fn workload_named(id: &str) -> Workload {
+    workloads()
+        .into_iter()
+        .find(|w| w.id == id)
+        .unwrap_or_else(|| panic!("unknown workload {id:?}"))
+}
+
+/// One sample in a fresh process (`corio-bench sample ID RT`): no runtime
+/// inherits another's heap.
+fn sample_in_child(w: &Workload, rt: Rt) -> f64 {
+    let exe = std::env::current_exe().expect("own executable");
+    let out = std::process::Command::new(exe)
+        .args(["sample", w.id, rt.id()])
+        .output()
+        .expect("run a sample process");
+    assert!(
+        out.status.success(),
+        "sample {} on {} failed: {}",
+        w.id,
+        rt.id(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a sample prints its figure")
+}
+
+/// Child role `sample ID RT`: one sample, pinned to CPU 0; prints the figure.
+fn sample(args: &[String]) {
+    pin_to_cpu(0);
+    let w = workload_named(&args[0]);
+    println!("{}", (w.run)(runtime_named(&args[1]), w.n));
+}
+
+fn selected(filter: &[String]) -> Vec<Workload> {
+    workloads()
+        .into_iter()
+        .filter(|w| filter.is_empty() || filter.iter().any(|f| w.id.starts_with(f.as_str())))
+        .collect()
+}
+
+fn run_micro(runs: usize, filter: &[String]) -> Vec<Row> {
     let mut rows = Vec::new();
-    for (name, unit, better, target, runtimes, f) in workloads {
-        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); runtimes.len()];
+    for w in selected(filter) {
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); w.runtimes.len()];
         for run in 0..runs {
-            // Alternate the order from run to run to spread the machine's noise.
-            let mut order: Vec<usize> = (0..runtimes.len()).collect();
-            order.rotate_left(run % runtimes.len());
+            // Rotate the order from run to run to spread the machine's noise.
+            let mut order: Vec<usize> = (0..w.runtimes.len()).collect();
+            order.rotate_left(run % w.runtimes.len());
             for i in order {
-                samples[i].push(f(runtimes[i]));
+                samples[i].push(sample_in_child(&w, w.runtimes[i]));
             }
         }
-        let figures = runtimes
+        let figures = w
+            .runtimes
             .iter()
             .zip(samples)
             .map(|(rt, s)| (rt.name(), median(s)))
             .collect();
-        let row = Row {
-            name: name.to_owned(),
-            unit,
-            better,
+        eprintln!("  done: {}", w.title);
+        rows.push(Row {
+            name: w.title.to_owned(),
+            unit: w.unit,
+            better: w.better,
             figures,
-            target,
-        };
-        eprintln!("  done: {name}");
-        rows.push(row);
+            target: w.target,
+        });
     }
     rows
 }
@@ -146,6 +298,7 @@ fn main() {
         Some("tcp-load") => return net::tcp_load(&args[1..]),
         Some("http-server") => return net::http_server(&args[1..]),
         Some("solo") => return solo(&args[1..]),
+        Some("sample") => return sample(&args[1..]),
         _ => {}
     }
     let mut runs = 5;
@@ -162,16 +315,18 @@ fn main() {
     println!("corio-bench: {} runs per figure, median reported", runs);
     println!("machine: {} cores, {}", num_cores(), cpu_model());
     let mut rows = Vec::new();
-    if section("micro") {
-        rows.extend(run_micro(runs, &[]));
-    }
     let singles: Vec<String> = what
         .iter()
-        .filter(|w| !["all", "micro", "memory", "tcp", "http"].contains(&w.as_str()))
+        .filter(|w| !["all", "micro", "memory", "tcp", "http", "callgrind"].contains(&w.as_str()))
         .cloned()
         .collect();
-    if !singles.is_empty() {
+    if section("micro") {
+        rows.extend(run_micro(runs, &[]));
+    } else if !singles.is_empty() && !what.iter().any(|w| w == "callgrind") {
         rows.extend(run_micro(runs, &singles));
+    }
+    if what.iter().any(|w| w == "callgrind") {
+        rows.extend(callgrind::run(&singles));
     }
     if section("memory") {
         rows.extend(memory::run());
@@ -185,23 +340,21 @@ fn main() {
     report::print_table(&rows);
 }
 
-/// `solo WORKLOAD N`: one corio workload, once, for instruction counting
-/// under callgrind (`bench/callgrind.sh`); prints its figure.
+/// `solo WORKLOAD N [RT]`: one workload, once, at `n` operations, on
+/// `RT` (corio by default), for instruction counting under callgrind
+/// (`bench/callgrind.sh`, `corio-bench callgrind`); prints its figure.
+/// `echo` is corio's in-process TCP echo (corio only).
 fn solo(args: &[String]) {
-    let name = args.first().map(String::as_str).unwrap_or("");
+    let id = args.first().map(String::as_str).unwrap_or("");
     let n: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
-    let figure = match name {
-        "spawn_join" => micro::spawn_join(Rt::Corio, n),
-        "yield_now" => micro::yield_now(Rt::Corio, n),
-        "ping_pong" => micro::ping_pong(Rt::Corio, n),
-        "timers" => micro::timers(Rt::Corio, n),
-        "timeouts" => micro::timeouts(Rt::Corio, n),
+    let rt = args.get(2).map_or(Rt::Corio, |r| runtime_named(r));
+    let figure = match id {
         "echo" => micro::echo_in_process(n),
-        other => panic!(
-            "solo: unknown workload {other:?} (spawn_join, yield_now, ping_pong, timers, timeouts, echo)"
-        ),
+        // The old names of the timers rows.
+        "timers" => micro::timers(rt, n),
+        id => (workload_named(id).run)(rt, n),
     };
-    println!("{name} {n} {figure:.1}");
+    println!("{id} {n} {figure:.1}");
 }
 
 fn num_cores() -> usize {

@@ -18,6 +18,18 @@ pub enum Rt {
 }
 
 impl Rt {
+    /// The name on the command line (`sample`, `solo`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Rt::Corio => "corio",
+            Rt::Tokio => "tokio",
+            Rt::TokioNotify => "tokio-notify",
+            Rt::Smol => "smol",
+            Rt::Monoio => "monoio",
+        }
+    }
+
+    /// The name in the table.
     pub fn name(self) -> &'static str {
         match self {
             Rt::Corio => "corio",
@@ -57,8 +69,11 @@ fn on_monoio<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// monoio has no `yield_now`: the canonical one (wake, then `Pending` once).
-async fn monoio_yield() {
+/// The same hand-written yield on every runtime (wake, then `Pending`
+/// once): what each runtime's scheduler costs, without its own `yield_now`
+/// (tokio's defers the task behind the I/O driver by design; monoio has
+/// none).
+async fn hand_yield() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
         if yielded {
@@ -154,7 +169,7 @@ pub fn yield_now(rt: Rt, n: u64) -> f64 {
             monoio::spawn(async move {
                 let start = Instant::now();
                 for _ in 0..n {
-                    monoio_yield().await;
+                    hand_yield().await;
                 }
                 start.elapsed()
             })
@@ -164,8 +179,30 @@ pub fn yield_now(rt: Rt, n: u64) -> f64 {
     per_op(elapsed, n)
 }
 
-/// Two tasks handing a token back and forth `n` times through queues of
-/// capacity 1 (ns per hand-off).
+/// One task yielding `n` times through [`hand_yield`] (ns per yield).
+pub fn hand_yield_row(rt: Rt, n: u64) -> f64 {
+    async fn body(n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            hand_yield().await;
+        }
+        start.elapsed()
+    }
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async { corio::spawn(body(n)).await.unwrap() }),
+        Rt::Tokio | Rt::TokioNotify => {
+            on_tokio(async { tokio::task::spawn_local(body(n)).await.unwrap() })
+        }
+        Rt::Smol => on_smol(|ex| async move { ex.spawn(body(n)).await }),
+        Rt::Monoio => on_monoio(async move { monoio::spawn(body(n)).await }),
+    };
+    per_op(elapsed, n)
+}
+
+/// Two spawned tasks handing a token back and forth `n` times through
+/// queues of capacity 1 (ns per hand-off). Both sides are spawned tasks on
+/// every runtime: a side running as the `block_on` future would make each
+/// of its wake-ups cost tokio a pass through its I/O driver.
 pub fn ping_pong(rt: Rt, n: u64) -> f64 {
     let rounds = n / 2;
     let elapsed = match rt {
@@ -180,13 +217,16 @@ pub fn ping_pong(rt: Rt, n: u64) -> f64 {
                     ba2.put(token + 1).await.unwrap();
                 }
             });
-            let mut token = 0;
-            for _ in 0..rounds {
-                ab.put(token).await.unwrap();
-                token = ba.get().await.unwrap();
-            }
+            let ping = corio::spawn(async move {
+                let mut token = 0;
+                for _ in 0..rounds {
+                    ab.put(token).await.unwrap();
+                    token = ba.get().await.unwrap();
+                }
+                token
+            });
+            assert_eq!(ping.await.unwrap(), rounds);
             pong.await.unwrap();
-            assert_eq!(token, rounds);
             start.elapsed()
         }),
         Rt::Tokio => on_tokio(async move {
@@ -199,20 +239,24 @@ pub fn ping_pong(rt: Rt, n: u64) -> f64 {
                     ba_tx.send(token + 1).await.unwrap();
                 }
             });
-            let mut token = 0;
-            for _ in 0..rounds {
-                ab_tx.send(token).await.unwrap();
-                token = ba_rx.recv().await.unwrap();
-            }
+            let ping = tokio::task::spawn_local(async move {
+                let mut token = 0;
+                for _ in 0..rounds {
+                    ab_tx.send(token).await.unwrap();
+                    token = ba_rx.recv().await.unwrap();
+                }
+                token
+            });
+            assert_eq!(ping.await.unwrap(), rounds);
             pong.await.unwrap();
             start.elapsed()
         }),
         Rt::TokioNotify => on_tokio(async move {
-            let (ping, pong_n) = (
+            let (ping_n, pong_n) = (
                 Rc::new(tokio::sync::Notify::new()),
                 Rc::new(tokio::sync::Notify::new()),
             );
-            let (ping2, pong2) = (ping.clone(), pong_n.clone());
+            let (ping2, pong2) = (ping_n.clone(), pong_n.clone());
             let start = Instant::now();
             let pong = tokio::task::spawn_local(async move {
                 for _ in 0..rounds {
@@ -220,10 +264,13 @@ pub fn ping_pong(rt: Rt, n: u64) -> f64 {
                     pong2.notify_one();
                 }
             });
-            for _ in 0..rounds {
-                ping.notify_one();
-                pong_n.notified().await;
-            }
+            let ping = tokio::task::spawn_local(async move {
+                for _ in 0..rounds {
+                    ping_n.notify_one();
+                    pong_n.notified().await;
+                }
+            });
+            ping.await.unwrap();
             pong.await.unwrap();
             start.elapsed()
         }),
@@ -237,11 +284,15 @@ pub fn ping_pong(rt: Rt, n: u64) -> f64 {
                     ba_tx.send(token + 1).await.unwrap();
                 }
             });
-            let mut token = 0;
-            for _ in 0..rounds {
-                ab_tx.send(token).await.unwrap();
-                token = ba_rx.recv().await.unwrap();
-            }
+            let ping = ex.spawn(async move {
+                let mut token = 0;
+                for _ in 0..rounds {
+                    ab_tx.send(token).await.unwrap();
+                    token = ba_rx.recv().await.unwrap();
+                }
+                token
+            });
+            assert_eq!(ping.await, rounds);
             pong.await;
             start.elapsed()
         }),
@@ -263,15 +314,29 @@ fn delays(n: u64, max_ms: u64) -> Vec<Duration> {
         .collect()
 }
 
-/// `n` tasks each sleeping a random 0-50 ms; total wall time in ms.
-pub fn timers(rt: Rt, n: u64) -> f64 {
+/// This thread's CPU time so far.
+fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime fills the timespec we pass.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts
+    };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `n` tasks each sleeping a random 0-50 ms, the sleep made in the task's
+/// first poll (so every timer is really pending when it is set, however
+/// long spawning takes): (wall time, this thread's CPU time).
+fn timers_run(rt: Rt, n: u64) -> (Duration, Duration) {
     let delays = delays(n, 50);
-    let elapsed = match rt {
+    let cpu = thread_cpu();
+    let wall = match rt {
         Rt::Corio => on_corio(async move {
             let start = Instant::now();
             let tasks: Vec<_> = delays
                 .into_iter()
-                .map(|d| corio::spawn(corio::sleep(d)))
+                .map(|d| corio::spawn(async move { corio::sleep(d).await }))
                 .collect();
             for t in tasks {
                 t.await.unwrap();
@@ -282,7 +347,7 @@ pub fn timers(rt: Rt, n: u64) -> f64 {
             let start = Instant::now();
             let tasks: Vec<_> = delays
                 .into_iter()
-                .map(|d| tokio::task::spawn_local(tokio::time::sleep(d)))
+                .map(|d| tokio::task::spawn_local(async move { tokio::time::sleep(d).await }))
                 .collect();
             for t in tasks {
                 t.await.unwrap();
@@ -293,7 +358,11 @@ pub fn timers(rt: Rt, n: u64) -> f64 {
             let start = Instant::now();
             let tasks: Vec<_> = delays
                 .into_iter()
-                .map(|d| ex.spawn(async_io::Timer::after(d)))
+                .map(|d| {
+                    ex.spawn(async move {
+                        async_io::Timer::after(d).await;
+                    })
+                })
                 .collect();
             for t in tasks {
                 t.await;
@@ -304,7 +373,7 @@ pub fn timers(rt: Rt, n: u64) -> f64 {
             let start = Instant::now();
             let tasks: Vec<_> = delays
                 .into_iter()
-                .map(|d| monoio::spawn(monoio::time::sleep(d)))
+                .map(|d| monoio::spawn(async move { monoio::time::sleep(d).await }))
                 .collect();
             for t in tasks {
                 t.await;
@@ -312,7 +381,80 @@ pub fn timers(rt: Rt, n: u64) -> f64 {
             start.elapsed()
         }),
     };
-    elapsed.as_secs_f64() * 1000.0
+    (wall, thread_cpu() - cpu)
+}
+
+/// [`timers_run`]'s total wall time, in ms.
+pub fn timers(rt: Rt, n: u64) -> f64 {
+    timers_run(rt, n).0.as_secs_f64() * 1000.0
+}
+
+/// [`timers_run`]'s CPU time per timer (ns): the work of setting, firing
+/// and joining, without the idle wait for the deadlines.
+pub fn timers_cpu(rt: Rt, n: u64) -> f64 {
+    per_op(timers_run(rt, n).1, n)
+}
+
+/// `n` timeouts whose inner future waits once (a [`hand_yield`]), so the
+/// timer is really set, then completes, so it is cancelled (ns each).
+pub fn timeouts_armed(rt: Rt, n: u64) -> f64 {
+    let limit = Duration::from_secs(1);
+    let elapsed = match rt {
+        Rt::Corio => on_corio(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = corio::timeout(limit, async move {
+                    hand_yield().await;
+                    i
+                })
+                .await;
+                assert!(r.is_ok());
+            }
+            start.elapsed()
+        }),
+        Rt::Tokio | Rt::TokioNotify => on_tokio(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = tokio::time::timeout(limit, async move {
+                    hand_yield().await;
+                    i
+                })
+                .await;
+                assert!(r.is_ok());
+            }
+            start.elapsed()
+        }),
+        Rt::Smol => on_smol(|_| async move {
+            use futures_lite::FutureExt;
+            let start = Instant::now();
+            for i in 0..n {
+                let r = async move {
+                    hand_yield().await;
+                    Some(i)
+                }
+                .or(async {
+                    async_io::Timer::after(limit).await;
+                    None
+                })
+                .await;
+                assert!(r.is_some());
+            }
+            start.elapsed()
+        }),
+        Rt::Monoio => on_monoio(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                let r = monoio::time::timeout(limit, async move {
+                    hand_yield().await;
+                    i
+                })
+                .await;
+                assert!(r.is_ok());
+            }
+            start.elapsed()
+        }),
+    };
+    per_op(elapsed, n)
 }
 
 /// `n` timeouts set around a ready future and dropped (ns each).

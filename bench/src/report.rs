@@ -15,7 +15,7 @@ pub struct Row {
     /// (runtime, median); corio first.
     pub figures: Vec<(&'static str, f64)>,
     /// The target: corio at least `.0` times as good as the peer `.1`
-    /// (the peer the target names).
+    /// (the peer the target names, or "best": the best peer of the row).
     pub target: Option<(f64, &'static str)>,
 }
 
@@ -31,7 +31,11 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
 
 impl Row {
     /// corio's advantage over `peer`: > 1 means corio is better.
+    /// `peer` "best" means the best peer of the row.
     pub fn ratio_to(&self, peer: &str) -> Option<f64> {
+        if peer == "best" {
+            return self.ratio().map(|(ratio, _)| ratio);
+        }
         let corio = self.figures.iter().find(|(n, _)| *n == "corio")?.1;
         let other = self.figures.iter().find(|(n, _)| *n == peer)?.1;
         Some(match self.better {

@@ -82,6 +82,13 @@ pub(crate) struct Timers<A> {
     /// Cancelled entries stay until popped (their key no longer matches).
     soon: BinaryHeap<Reverse<(u64, u64, usize)>>,
     next_seq: u64,
+    /// No expiry has work before this tick (a lower bound, kept as each
+    /// entry is filed and recomputed after each expiry), so an iteration
+    /// with nothing due skips the wheel; `u64::MAX` when nothing is
+    /// pending.
+    check_tick: u64,
+    /// `check_tick` as an instant (compared with the loop's clock).
+    check_at: Instant,
     /// How many pending entries need ordering: while none does, an expiry
     /// records no sort keys.
     ordered_pending: usize,
@@ -104,6 +111,8 @@ impl<A: TimerOrder> Timers<A> {
             due: Vec::new(),
             soon: BinaryHeap::new(),
             next_seq: 0,
+            check_tick: u64::MAX,
+            check_at: origin,
             ordered_pending: 0,
             batch: Vec::new(),
             packed: Vec::new(),
@@ -129,6 +138,22 @@ impl<A: TimerOrder> Timers<A> {
         self.origin
             .checked_add(Duration::from_millis(tick))
             .unwrap_or_else(|| self.origin + Duration::from_secs(1 << 40))
+    }
+
+    /// Whether a timer may be due at `now` (false: [`expire`](Self::expire)
+    /// would find nothing).
+    #[inline]
+    pub(crate) fn may_be_due(&self, now: Instant) -> bool {
+        self.check_tick != u64::MAX && now >= self.check_at
+    }
+
+    /// An expiry may have work from `tick` on.
+    #[inline]
+    fn lower_check(&mut self, tick: u64) {
+        if tick < self.check_tick {
+            self.check_tick = tick;
+            self.check_at = self.instant_of(tick);
+        }
     }
 
     pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
@@ -167,14 +192,20 @@ impl<A: TimerOrder> Timers<A> {
                     slot: index,
                     seq: entry.seq,
                 });
+                self.lower_check(0);
             } else {
                 // The current tick: due at its exact deadline.
-                self.soon.push(Reverse((entry.deadline, entry.seq, index)));
+                let deadline = entry.deadline;
+                self.soon.push(Reverse((deadline, entry.seq, index)));
+                self.lower_check(deadline / u64::from(TICK_NANOS));
             }
             return;
         }
         let level = level_for(self.elapsed, tick);
-        let slot = ((tick >> (SLOT_BITS * level as u32)) & (SLOTS as u64 - 1)) as usize;
+        let shift = SLOT_BITS * level as u32;
+        // The slot is taken (fired or re-filed) a tick before it starts.
+        self.lower_check(((tick >> shift) << shift).saturating_sub(1));
+        let slot = ((tick >> shift) & (SLOTS as u64 - 1)) as usize;
         let tail = self.tails[level][slot];
         {
             let entry = &mut self.entries[index];
@@ -342,6 +373,30 @@ impl<A: TimerOrder> Timers<A> {
         }
         batch.clear();
         self.batch = batch;
+        self.recompute_check();
+    }
+
+    /// After an expiry: the earliest tick at which the next one may have
+    /// work. The wheel's next step is taken a tick early (the tick under
+    /// way moves to the exact-deadline heap); the heap's entries count
+    /// from the tick their deadline falls in.
+    fn recompute_check(&mut self) {
+        self.check_tick = u64::MAX;
+        if self.entries.is_empty() {
+            return;
+        }
+        let wheel = if self.due.is_empty() {
+            self.next_tick().map(|(_, _, tick)| tick.saturating_sub(1))
+        } else {
+            Some(0)
+        };
+        let soon = self
+            .soon
+            .peek()
+            .map(|Reverse((deadline, ..))| deadline / u64::from(TICK_NANOS));
+        if let Some(tick) = wheel.into_iter().chain(soon).min() {
+            self.lower_check(tick);
+        }
     }
 
     /// Orders `batch` by (deadline, sequence number). Keys are unique (the

@@ -60,8 +60,9 @@ pub(crate) struct Core {
     /// timers are pending): never later than the truth, so a deadline it
     /// calls passed has passed.
     cached_now: Cell<Instant>,
-    /// When the reactor was last polled (kept while timers are pending).
-    last_poll: Cell<Instant>,
+    /// When the reactor must be polled again even with work ready:
+    /// `MAX_POLL_SKIP` after the last poll (kept while timers are pending).
+    poll_due: Cell<Instant>,
     timers: RefCell<Timers<TimerAction>>,
     /// Whether `timers` holds any (read every iteration without a borrow).
     has_timers: Cell<bool>,
@@ -102,7 +103,7 @@ impl Core {
             id,
             shared,
             cached_now: Cell::new(now),
-            last_poll: Cell::new(now),
+            poll_due: Cell::new(now + MAX_POLL_SKIP),
             timers: RefCell::new(Timers::new(now)),
             has_timers: Cell::new(false),
             clock,
@@ -320,9 +321,7 @@ impl Core {
         // when timers are pending (a yield costs no clock read).
         let timers_pending = self.has_timers.get();
         let mut now = timers_pending.then(|| self.now());
-        let overdue = now.is_some_and(|now| {
-            now.saturating_duration_since(self.last_poll.get()) >= MAX_POLL_SKIP
-        });
+        let overdue = now.is_some_and(|now| now >= self.poll_due.get());
         if !has_ready
             || overdue
             || self.ran_since_poll.get() >= self.event_interval
@@ -334,7 +333,7 @@ impl Core {
             if timers_pending {
                 // Read after the wait (which may have slept until a timer).
                 let after = self.clock.now();
-                self.last_poll.set(after);
+                self.poll_due.set(after + MAX_POLL_SKIP);
                 now = Some(after);
             }
             if !has_ready && !came_in && !self.shared.has_injected() {
@@ -435,6 +434,9 @@ impl Core {
     /// tasks), in exact-deadline order.
     fn expire_timers(&self, now: Instant) {
         self.cached_now.set(now);
+        if !self.timers.borrow().may_be_due(now) {
+            return;
+        }
         let mut actions = self.timer_buf.take();
         {
             let mut timers = self.timers.borrow_mut();
