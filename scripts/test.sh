@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --all-features
+# The HTTP example serves, asks itself, and shuts down gracefully.
+cargo run -q -p corio --features http --example http_serve -- --self-test
 scripts/test-python.sh

@@ -78,6 +78,8 @@ mod driver;
 pub mod executor;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "hyper")]
 #[path = "hyper_rt/mod.rs"]
 pub mod hyper;
