@@ -460,6 +460,27 @@ pub fn http_server(args: &[String]) {
                 .detach();
             }
         }),
+        // The serve helpers: corio's, and axum's on tokio.
+        "corio-serve" => corio::Runtime::new().unwrap().block_on(async {
+            let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            announce(listener.local_addr().unwrap().port());
+            corio::http::serve(listener, hyper::service::service_fn(hello))
+                .await
+                .unwrap();
+        }),
+        "tokio-axum" => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                announce(listener.local_addr().unwrap().port());
+                let app = axum::Router::new()
+                    .route("/", axum::routing::get(|| async { "Hello, World!" }));
+                axum::serve(listener, app).await.unwrap();
+            })
+        }
         "tokio" => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -521,12 +542,28 @@ pub fn run_http(runs: usize) -> Vec<Row> {
         eprintln!("  skipped: http (wrk is not available)");
         return Vec::new();
     }
-    let mut samples: Vec<Vec<f64>> = RUNTIMES.iter().map(|_| Vec::new()).collect();
+    let hand: Vec<(&str, &'static str)> = RUNTIMES.iter().map(|r| (*r, *r)).collect();
+    vec![
+        http_row("http (hyper hello, wrk -c50)", &hand, runs),
+        // corio::http::serve beside axum::serve on tokio (an axum Router
+        // answering the same text): what the one-line helpers cost.
+        http_row(
+            "http via serve helpers",
+            &[("corio-serve", "corio"), ("tokio-axum", "tokio")],
+            runs,
+        ),
+    ]
+}
+
+/// One http row: `variants` are (server role, column name).
+fn http_row(name: &str, variants: &[(&str, &'static str)], runs: usize) -> Row {
+    let mut samples: Vec<Vec<f64>> = variants.iter().map(|_| Vec::new()).collect();
     for run in 0..runs {
-        let mut order: Vec<usize> = (0..RUNTIMES.len()).collect();
-        order.rotate_left(run % RUNTIMES.len());
+        let mut order: Vec<usize> = (0..variants.len()).collect();
+        order.rotate_left(run % variants.len());
         for i in order {
-            let (mut server, port, _stdout) = start_server("http-server", RUNTIMES[i], &[], false);
+            let (mut server, port, _stdout) =
+                start_server("http-server", variants[i].0, &[], false);
             let out = Command::new("taskset")
                 .args([
                     "-c",
@@ -550,17 +587,17 @@ pub fn run_http(runs: usize) -> Vec<Row> {
             samples[i].push(rps);
         }
     }
-    eprintln!("  done: http");
-    let figures = RUNTIMES
+    eprintln!("  done: {name}");
+    let figures = variants
         .iter()
         .zip(samples)
-        .map(|(rt, s)| (*rt, median(s)))
+        .map(|((_, column), s)| (*column, median(s)))
         .collect();
-    vec![Row {
-        name: "http (hyper hello, wrk -c50)".to_owned(),
+    Row {
+        name: name.to_owned(),
         unit: "requests/s",
         better: Better::Higher,
         figures,
-        target: Some((1.0, "tokio")),
-    }]
+        target: Some((1.05, "tokio")),
+    }
 }

@@ -1,7 +1,8 @@
 //! HTTP on corio (feature `http`): [`serve`] a hyper or tower service on a
 //! listener in one line, HTTP/1.1 and HTTP/2 told apart per connection,
 //! with upgrades, graceful shutdown, a header read timeout and a
-//! connection limit; [`UpgradedIo`] turns an upgraded connection (a
+//! connection limit; a pooled [`Client`] (HTTP/1 keep-alive, HTTP/2
+//! multiplexing, `https` with the `tls` feature, timeouts); [`UpgradedIo`] turns an upgraded connection (a
 //! WebSocket) back into a futures-io stream; [`LoopBound`] lets hyper take
 //! corio's loop-local sockets where it insists on `Send` I/O.
 //!
@@ -22,10 +23,13 @@
 //! .unwrap();
 //! ```
 
+mod client;
 mod loop_bound;
 mod serve;
+mod stream;
 mod upgraded;
 
+pub use client::{Client, ClientBuilder, ClientError, PooledBody};
 pub use loop_bound::LoopBound;
 pub use serve::{serve, Serve, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_DEADLINE};
 pub use upgraded::UpgradedIo;
