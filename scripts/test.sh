@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 cargo test --workspace --all-features
 # The HTTP example serves, asks itself, and shuts down gracefully.
 cargo run -q -p corio --features http --example http_serve -- --self-test
+cargo run -q -p corio --features http --example websocket -- --self-test
 scripts/test-python.sh

@@ -53,8 +53,45 @@ async fn app(req: Request<Incoming>) -> Reply {
                 .insert("connection", "upgrade".parse().unwrap());
             Ok(res)
         }
+        "/ws" => Ok(websocket_echo(req)),
         path => Ok(Response::new(Full::from(format!("hello {path}")))),
     }
+}
+
+/// A WebSocket route: hyper answers the upgrade, async-tungstenite speaks
+/// WebSocket over `UpgradedIo`, every message comes back.
+fn websocket_echo(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
+    use async_tungstenite::tungstenite::handshake::derive_accept_key;
+    use async_tungstenite::tungstenite::protocol::Role;
+    use futures::StreamExt;
+
+    let key = req.headers()["sec-websocket-key"].clone();
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    spawn(async move {
+        let upgraded = on_upgrade.await.expect("upgrade");
+        let mut ws = async_tungstenite::WebSocketStream::from_raw_socket(
+            corio::http::UpgradedIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_close() || ws.send(msg).await.is_err() {
+                break;
+            }
+        }
+    })
+    .detach();
+    let mut res = Response::new(Full::default());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = res.headers_mut();
+    headers.insert("upgrade", "websocket".parse().unwrap());
+    headers.insert("connection", "upgrade".parse().unwrap());
+    headers.insert(
+        "sec-websocket-accept",
+        derive_accept_key(key.as_bytes()).parse().unwrap(),
+    );
+    res
 }
 
 async fn listener() -> (TcpListener, SocketAddr) {
@@ -175,6 +212,38 @@ async fn an_upgraded_connection_is_a_futures_io_stream() {
         .unwrap();
     assert!(got == data, "the echo came back changed");
     drop(writing.await.unwrap());
+}
+
+#[corio::test]
+async fn a_websocket_route_echoes_text_and_a_large_binary_message() {
+    use async_tungstenite::tungstenite::Message;
+    use futures::StreamExt;
+
+    let (listener, addr) = listener().await;
+    spawn(corio::http::serve(listener, service_fn(app)).into_future()).detach();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut ws, _) = async_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
+        .await
+        .unwrap();
+    for i in 0..100 {
+        ws.send(Message::text(format!("message {i}")))
+            .await
+            .unwrap();
+        let back = ws.next().await.unwrap().unwrap();
+        assert_eq!(back.to_text().unwrap(), format!("message {i}"));
+    }
+    let big: Vec<u8> = (0..1 << 20).map(|i| (i % 253) as u8).collect();
+    ws.send(Message::binary(big.clone())).await.unwrap();
+    let back = timeout(Duration::from_secs(20), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        back.into_data() == big,
+        "the binary message came back changed"
+    );
+    ws.close(None).await.unwrap();
 }
 
 #[corio::test]
