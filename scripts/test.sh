@@ -7,4 +7,5 @@ cargo test --workspace --all-features
 # The HTTP example serves, asks itself, and shuts down gracefully.
 cargo run -q -p corio --features http --example http_serve -- --self-test
 cargo run -q -p corio --features http --example websocket -- --self-test
+cargo run -q -p corio --features http --example http_get -- --self-test | tail -1
 scripts/test-python.sh

@@ -414,3 +414,25 @@ async fn a_tower_service_serves_through_the_adapter() {
     }
     assert_eq!(count.get(), 3);
 }
+
+#[corio::test]
+async fn an_axum_router_serves_in_one_line() {
+    use axum::extract::Path;
+    use axum::routing::get as route_get;
+
+    let router = axum::Router::new()
+        .route("/", route_get(|| async { "root" }))
+        .route(
+            "/users/{id}",
+            route_get(|Path(id): Path<u32>| async move { format!("user {id}") }),
+        );
+    let (listener, addr) = listener().await;
+    spawn(corio::http::serve(listener, corio::http::tower(router)).into_future()).detach();
+    let mut sender = http1_sender(addr).await;
+    let res = sender.send_request(get("/")).await.unwrap();
+    assert_eq!(body(res).await, "root");
+    let res = sender.send_request(get("/users/42")).await.unwrap();
+    assert_eq!(body(res).await, "user 42");
+    let res = sender.send_request(get("/nowhere")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
