@@ -166,7 +166,7 @@ impl ThreadPool {
         let (tx, rx) = oneshot::channel(on_done);
         let job: Job = Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(f)).map_err(TaskError::Panicked);
-            tx.send(result);
+            let _ = tx.send(result);
         });
         self.push(job)?;
         Ok(Blocking { rx })

@@ -27,10 +27,12 @@
 mod errors;
 mod generic;
 mod store;
+mod stream;
 
 pub use errors::{GetShutDown, PutShutDown, TaskDoneTooOften, TryGetError, TryPutError};
 pub use generic::{GenericQueue, Get, Join, Put};
 pub use store::{Fifo, Lifo, Priority, Store};
+pub use stream::QueueStream;
 
 /// A first-in, first-out queue (asyncio's `Queue`).
 pub type Queue<T> = GenericQueue<T, Fifo<T>>;

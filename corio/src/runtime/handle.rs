@@ -76,7 +76,8 @@ impl LoopHandle {
             let task = context::expect_current("LoopHandle::spawn", |core| {
                 core.spawn(
                     async move {
-                        sender.send(CatchUnwind::new(future).await.map_err(TaskError::Panicked));
+                        let _ = sender
+                            .send(CatchUnwind::new(future).await.map_err(TaskError::Panicked));
                     },
                     None,
                     location,

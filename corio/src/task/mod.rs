@@ -1,11 +1,13 @@
 //! Tasks and asyncio's task API: [`spawn`], [`Task`], [`gather!`](crate::gather),
 //! [`gather_all`], [`try_gather`], [`wait`], [`as_completed`], [`shield`],
-//! [`TaskGroup`], [`select`] / [`race`] and [`yield_now`].
+//! [`TaskGroup`], [`select`] / [`race`] and [`yield_now`]; tokio's
+//! [`JoinSet`].
 
 mod as_completed;
 mod children;
 pub mod gather;
 mod group;
+mod join_set;
 mod select;
 mod shield;
 mod spawn;
@@ -17,6 +19,7 @@ pub use crate::runtime::{panic_message, Task, TaskError};
 pub use as_completed::{as_completed, AsCompleted};
 pub use gather::{gather_all, try_gather, GatherAll, TryGather};
 pub use group::{GroupError, TaskGroup};
+pub use join_set::JoinSet;
 pub use select::{race, select, Either, Race, Select};
 pub use shield::{shield, Shield};
 pub use spawn::{spawn, spawn_named};

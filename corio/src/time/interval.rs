@@ -114,3 +114,12 @@ impl Interval {
         self.sleep.reset(self.next);
     }
 }
+
+/// An `Interval` is a stream of its ticks (never ending).
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}

@@ -380,7 +380,7 @@ async fn serve_jobs(inner: Rc<PoolInner>) {
             }
         };
         if let Some(result) = result {
-            job.reply.send(result);
+            let _ = job.reply.send(result);
         }
     }
     if let Some(process) = process {

@@ -13,6 +13,8 @@ enum Slot<T> {
     Taken,
     /// The sender was dropped without sending (the job never ran).
     Dropped,
+    /// The receiver was dropped first: a value sent now comes back.
+    Closed,
 }
 
 struct Shared<T> {
@@ -49,16 +51,33 @@ pub(crate) fn channel<T>(on_done: Option<Box<dyn FnOnce() + Send>>) -> (Sender<T
 }
 
 impl<T> Sender<T> {
-    pub(crate) fn send(mut self, value: T) {
-        self.finish(Slot::Full(value));
+    /// Sends the value; gives it back if the receiver is gone.
+    pub(crate) fn send(mut self, value: T) -> Result<(), T> {
+        match self.finish(Slot::Full(value)) {
+            Some(Slot::Full(value)) => Err(value),
+            _ => Ok(()),
+        }
     }
 
-    fn finish(&mut self, with: Slot<T>) {
-        let Some(shared) = self.shared.take() else {
-            return;
-        };
+    /// Whether the receiver is gone (a value sent now would come back).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.as_ref().is_some_and(|shared| {
+            matches!(
+                *shared.slot.lock().unwrap_or_else(PoisonError::into_inner),
+                Slot::Closed
+            )
+        })
+    }
+
+    /// Stores `with` and wakes the receiver; returns `with` unstored when
+    /// the receiver was already gone.
+    fn finish(&mut self, with: Slot<T>) -> Option<Slot<T>> {
+        let shared = self.shared.take()?;
         let waker = {
             let mut slot = shared.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if matches!(*slot, Slot::Closed) {
+                return Some(with);
+            }
             match std::mem::replace(&mut *slot, with) {
                 Slot::Empty(waker) => waker,
                 _ => None,
@@ -73,12 +92,26 @@ impl<T> Sender<T> {
         if let Some(on_done) = self.on_done.take() {
             on_done();
         }
+        None
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         self.finish(Slot::Dropped);
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let mut slot = self
+            .shared
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if matches!(*slot, Slot::Empty(_)) {
+            *slot = Slot::Closed;
+        }
     }
 }
 
@@ -95,7 +128,7 @@ impl<T> Receiver<T> {
             match std::mem::replace(&mut *slot, Slot::Taken) {
                 Slot::Full(value) => return Some(value),
                 Slot::Dropped => return None,
-                Slot::Taken => panic!("oneshot receiver used after it completed"),
+                Slot::Taken | Slot::Closed => panic!("oneshot receiver used after it completed"),
                 empty @ Slot::Empty(_) => *slot = empty,
             }
             slot = self
@@ -123,7 +156,7 @@ impl<T> Future for Receiver<T> {
                 *slot = Slot::Empty(Some(cx.waker().clone()));
                 Poll::Pending
             }
-            Slot::Taken => panic!("oneshot receiver polled after it completed"),
+            Slot::Taken | Slot::Closed => panic!("oneshot receiver polled after it completed"),
         }
     }
 }
