@@ -3,6 +3,8 @@
 # (pytest and CPython's asyncio conformance modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# PostgreSQL (the tokio-postgres test starts a server of its own) and wrk.
+scripts/ensure-services.sh
 cargo test --workspace --all-features
 # The HTTP example serves, asks itself, and shuts down gracefully.
 cargo run -q -p corio --features http --example http_serve -- --self-test

@@ -12,6 +12,8 @@ mod options;
 mod split;
 mod tcp_listener;
 mod tcp_stream;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 mod unix;
 
