@@ -10,4 +10,5 @@ cargo test --workspace --all-features
 cargo run -q -p corio --features http --example http_serve -- --self-test
 cargo run -q -p corio --features http --example websocket -- --self-test
 cargo run -q -p corio --features http --example http_get -- --self-test | tail -1
+cargo run -q -p corio --example per_core -- --self-test
 scripts/test-python.sh
