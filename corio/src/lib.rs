@@ -73,6 +73,8 @@ compile_error!(
      build it on a Linux target"
 );
 
+#[cfg(feature = "tokio-compat")]
+pub mod compat;
 mod coop;
 mod driver;
 pub mod executor;

@@ -47,6 +47,20 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
+/// What to add to a panic message that is tokio's "no reactor" panic (a
+/// tokio-bound crate polled on corio's loop): where to look.
+pub(crate) fn tokio_hint(message: &str) -> &'static str {
+    if message.contains("no reactor running")
+        || message.contains("must be called from the context of a Tokio")
+    {
+        " (corio: this looks like a tokio-bound crate, which needs tokio's reactor or timer; \
+         wrap the call in `corio::compat::tokio(...)`, feature `tokio-compat`: see \
+         \"Using tokio crates\" in corio's README)"
+    } else {
+        ""
+    }
+}
+
 impl std::fmt::Debug for TaskError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -63,7 +77,10 @@ impl std::fmt::Display for TaskError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TaskError::Cancelled => f.write_str("task was cancelled"),
-            TaskError::Panicked(p) => write!(f, "task panicked: {}", panic_message(&**p)),
+            TaskError::Panicked(p) => {
+                let message = panic_message(&**p);
+                write!(f, "task panicked: {message}{}", tokio_hint(message))
+            }
         }
     }
 }

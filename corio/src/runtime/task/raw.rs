@@ -392,10 +392,11 @@ fn drop_quietly<V>(header: &Header, value: V) {
 
 /// asyncio's "Task exception was never retrieved", on stderr.
 pub(crate) fn report_panic(header: &Header, when: &str, payload: &(dyn Any + Send)) {
+    let message = super::panic_message(payload);
     schedule::report(format!(
-        "task {} panicked {when}: {}",
+        "task {} panicked {when}: {message}{}",
         describe(header),
-        super::panic_message(payload)
+        super::error::tokio_hint(message)
     ));
 }
 
