@@ -267,6 +267,8 @@ impl Drop for ActiveGuard {
 /// memory (wait a moment: connections closing free them), or a broken
 /// listener (the server stops with the error).
 async fn accept_error(err: io::Error) -> io::Result<()> {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(error = %err, "corio::http::serve: accept failed");
     match err.raw_os_error() {
         Some(libc::ECONNABORTED | libc::ECONNRESET | libc::EPROTO | libc::EPERM | libc::EINTR) => {
             Ok(())

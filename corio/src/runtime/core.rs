@@ -490,6 +490,8 @@ impl Core {
                 SlowWhat::Callback(location) => format!("callback scheduled at {location}"),
                 SlowWhat::Foreign => "callback sent from another thread".to_owned(),
             };
+            #[cfg(feature = "tracing")]
+            tracing::warn!(what = %what, ?duration, "slow callback");
             (debug.on_slow_callback)(&SlowCallback { what, duration });
         }
     }

@@ -282,6 +282,8 @@ async fn accept_loop<F, Fut>(
                         // the peer controls how often, so it is reported
                         // in debug mode only (as asyncio does).
                         Err(e) => {
+                            #[cfg(feature = "tracing")]
+                            tracing::debug!(error = %e, "server connection setup failed");
                             if crate::runtime::debug_enabled() {
                                 crate::runtime::report(format!(
                                     "server connection setup failed: {e}"

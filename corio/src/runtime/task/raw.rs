@@ -65,6 +65,9 @@ pub(crate) struct Header {
     join_waker: Cell<Option<Waker>>,
     /// Index in the loop's registry of live tasks (packs beside `state`).
     registry_key: Cell<u32>,
+    /// The task's span (feature `tracing`), entered around every poll.
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
 }
 
 enum Stage<F: Future> {
@@ -96,6 +99,13 @@ pub(crate) struct TaskRef {
 /// for the `Task` handle, the registry and the ready queue (counted once,
 /// not with three atomic increments).
 pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskRef; 3] {
+    #[cfg(feature = "tracing")]
+    let span = tracing::trace_span!(
+        "task",
+        id = meta.id,
+        name = meta.name.as_deref(),
+        spawned_at = %meta.location,
+    );
     let cell = Box::new(TaskCell {
         header: Header {
             refs: AtomicUsize::new(3),
@@ -107,6 +117,8 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskR
             location: meta.location,
             join_waker: Cell::new(None),
             registry_key: Cell::new(u32::MAX),
+            #[cfg(feature = "tracing")]
+            span,
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))),
     });
@@ -325,6 +337,8 @@ unsafe fn poll<F: Future + 'static>(ptr: NonNull<Header>) -> PollOutcome {
         let waker = borrowed_waker(ptr);
         let mut cx = Context::from_waker(&waker);
         let _budget = coop::BudgetGuard::task();
+        #[cfg(feature = "tracing")]
+        let _span = header.span.enter();
         match panic::catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
             Ok(Poll::Pending) => None,
             Ok(Poll::Ready(value)) => Some(Ok(value)),
@@ -393,6 +407,12 @@ fn drop_quietly<V>(header: &Header, value: V) {
 /// asyncio's "Task exception was never retrieved", on stderr.
 pub(crate) fn report_panic(header: &Header, when: &str, payload: &(dyn Any + Send)) {
     let message = super::panic_message(payload);
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        parent: &header.span,
+        panic = message,
+        "task panicked {when}"
+    );
     schedule::report(format!(
         "task {} panicked {when}: {message}{}",
         describe(header),
