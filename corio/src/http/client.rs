@@ -436,7 +436,11 @@ where
         )
         .await
         .map_err(|_| ClientError::ConnectTimeout(limit))?
-        .map_err(ClientError::Connect)?;
+        .map_err(|err| {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(host = %origin.host, port = origin.port, error = %err, "connection setup failed");
+            ClientError::Connect(err)
+        })?;
         pool.opened.set(pool.opened.get() + 1);
         let h2 = stream.negotiated_h2() || (!origin.https && config.http2_prior_knowledge);
         let io = HyperIo::new(stream);
