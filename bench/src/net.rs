@@ -468,6 +468,38 @@ pub fn http_server(args: &[String]) {
                 .await
                 .unwrap();
         }),
+        // One loop per core, each serving the same port (SO_REUSEPORT).
+        "corio-per-core" => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let loops = corio::runtime::per_core(cores, move |core| {
+                let tx = tx.clone();
+                async move {
+                    let options = corio::net::BindOptions {
+                        reuse_port: true,
+                        ..corio::net::BindOptions::default()
+                    };
+                    let listener = corio::net::TcpListener::bind_with(("127.0.0.1", port), options)
+                        .await
+                        .unwrap();
+                    tx.send(core).unwrap();
+                    corio::http::serve(listener, hyper::service::service_fn(hello))
+                        .await
+                        .unwrap();
+                }
+            })
+            .unwrap();
+            for _ in 0..cores {
+                rx.recv().unwrap();
+            }
+            announce(port);
+            loops.join().unwrap();
+        }
         "tokio-axum" => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -24,14 +24,24 @@ fn this_thread() -> ThreadId {
 /// on another thread it leaks the stream rather than touch it there. On
 /// the loop thread (where corio spawns hyper's connection futures) it is
 /// the stream itself, for the price of a thread-local read per call.
-#[derive(Debug)]
 pub struct LoopBound<T> {
     inner: std::mem::ManuallyDrop<T>,
     owner: ThreadId,
 }
 
+impl<T: std::fmt::Debug> std::fmt::Debug for LoopBound<T> {
+    /// The stream on its own thread; only the owner thread's id elsewhere.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("LoopBound");
+        if this_thread() == self.owner {
+            out.field("inner", &*self.inner);
+        }
+        out.field("owner", &self.owner).finish()
+    }
+}
+
 // SAFETY: every access to `inner` (the poll methods, `get_ref`,
-// `into_inner`, `Drop`) first checks that the current thread is `owner`,
+// `into_inner`, `Debug`, `Drop`) first checks that the current thread is `owner`,
 // the thread that created the value; on any other thread the accessors
 // panic before touching it and `Drop` leaks it. So the `!Send` stream is
 // only ever used, and dropped, on its own thread.
