@@ -269,7 +269,9 @@ fn task_allocation_is_small() {
         "task allocation for a 1-byte future: {size} bytes (header {})",
         corio::task::task_header_size()
     );
-    assert!(size <= 128, "header grew to {size} bytes");
+    // The `tracing` feature adds the task's span to the header.
+    let limit = if cfg!(feature = "tracing") { 128 + 32 } else { 128 };
+    assert!(size <= limit, "header grew to {size} bytes");
 }
 
 #[test]
