@@ -270,7 +270,11 @@ fn task_allocation_is_small() {
         corio::task::task_header_size()
     );
     // The `tracing` feature adds the task's span to the header.
-    let limit = if cfg!(feature = "tracing") { 128 + 32 } else { 128 };
+    let limit = if cfg!(feature = "tracing") {
+        128 + 32
+    } else {
+        128
+    };
     assert!(size <= limit, "header grew to {size} bytes");
 }
 
