@@ -296,3 +296,67 @@ async fn an_interval_and_a_queue_are_streams() {
     producer.await.unwrap();
     assert_eq!(got, [0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn threadsafe_notify_and_watch_cross_threads_and_loops() {
+    use corio::sync::threadsafe;
+    use std::sync::Arc;
+
+    let notify = Arc::new(threadsafe::Notify::new());
+    let (tx, rx) = threadsafe::watch::channel(0u32);
+    // Two loops on two threads wait on the same Notify and watch.
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let (notify, mut rx) = (notify.clone(), rx.clone());
+            std::thread::spawn(move || {
+                corio::run(async move {
+                    notify.notified().await;
+                    let mut seen = Vec::new();
+                    while rx.changed().await.is_ok() {
+                        seen.push(*rx.borrow_and_update());
+                    }
+                    seen
+                })
+            })
+        })
+        .collect();
+    drop(rx);
+    std::thread::sleep(Duration::from_millis(50));
+    notify.notify_waiters();
+    for i in 1..=100 {
+        tx.send(i).unwrap();
+        if i % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    drop(tx);
+    for handle in loops {
+        let seen = handle.join().unwrap();
+        assert_eq!(seen.last(), Some(&100), "{seen:?}");
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "out of order: {seen:?}"
+        );
+    }
+}
+
+#[corio::test]
+async fn a_threadsafe_notify_passes_on_a_wakeup_its_cancelled_waiter_got() {
+    use corio::sync::threadsafe;
+    use std::sync::Arc;
+
+    let notify = Arc::new(threadsafe::Notify::new());
+    let n = notify.clone();
+    let first = spawn(async move { n.notified().await });
+    let n = notify.clone();
+    let second = spawn(async move { n.notified().await });
+    yield_now().await;
+    let n = notify.clone();
+    std::thread::spawn(move || n.notify_one()).join().unwrap();
+    first.cancel();
+    let _ = first.await;
+    corio::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("the wake-up was lost")
+        .unwrap();
+}

@@ -2,9 +2,11 @@
 //! [`Lock`], [`Mutex`], [`Event`], [`Condition`], [`Semaphore`],
 //! [`BoundedSemaphore`], [`Barrier`]; and what tokio users reach for:
 //! [`Notify`], [`watch`], [`broadcast`] and [`oneshot`] (the one that also
-//! crosses threads and loops).
+//! crosses threads and loops); [`threadsafe`] holds `Notify` and `watch`
+//! for tasks on different threads.
 //!
-//! These are for tasks on the same loop (`Rc` + `Cell`, no atomics); they are
+//! Apart from `oneshot` and `threadsafe`, these are for tasks on the same
+//! loop (`Rc` + `Cell`, no atomics); they are
 //! `!Send`. Every waiter queue is FIFO, and every primitive says what a
 //! cancelled (dropped) waiter does; none loses a permit, an item or a
 //! wake-up meant for another task.
@@ -18,6 +20,7 @@ mod mutex;
 mod notify;
 pub mod oneshot;
 mod semaphore;
+pub mod threadsafe;
 pub(crate) mod wait_list;
 pub mod watch;
 
