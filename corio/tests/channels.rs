@@ -360,3 +360,32 @@ async fn a_threadsafe_notify_passes_on_a_wakeup_its_cancelled_waiter_got() {
         .expect("the wake-up was lost")
         .unwrap();
 }
+
+#[test]
+fn a_threadsafe_broadcast_reaches_loops_on_other_threads() {
+    use corio::sync::threadsafe::broadcast;
+
+    let (tx, rx) = broadcast::channel(256);
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let mut rx = rx.resubscribe();
+            std::thread::spawn(move || {
+                corio::run(async move {
+                    let mut got = Vec::new();
+                    while let Ok(v) = rx.recv().await {
+                        got.push(v);
+                    }
+                    got
+                })
+            })
+        })
+        .collect();
+    drop(rx);
+    for i in 0..200u32 {
+        assert_eq!(tx.send(i).unwrap(), 2);
+    }
+    drop(tx);
+    for handle in loops {
+        assert_eq!(handle.join().unwrap(), (0..200).collect::<Vec<_>>());
+    }
+}

@@ -2,7 +2,8 @@
 //! [`Lock`], [`Mutex`], [`Event`], [`Condition`], [`Semaphore`],
 //! [`BoundedSemaphore`], [`Barrier`]; and what tokio users reach for:
 //! [`Notify`], [`watch`], [`broadcast`] and [`oneshot`] (the one that also
-//! crosses threads and loops); [`threadsafe`] holds `Notify` and `watch`
+//! crosses threads and loops); [`threadsafe`] holds `Notify`, `watch` and
+//! `broadcast`
 //! for tasks on different threads.
 //!
 //! Apart from `oneshot` and `threadsafe`, these are for tasks on the same
