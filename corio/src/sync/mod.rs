@@ -3,8 +3,7 @@
 //! [`BoundedSemaphore`], [`Barrier`]; and what tokio users reach for:
 //! [`Notify`], [`watch`], [`broadcast`] and [`oneshot`] (the one that also
 //! crosses threads and loops); [`threadsafe`] holds `Notify`, `watch` and
-//! `broadcast`
-//! for tasks on different threads.
+//! `broadcast` for tasks on different threads.
 //!
 //! Apart from `oneshot` and `threadsafe`, these are for tasks on the same
 //! loop (`Rc` + `Cell`, no atomics); they are
