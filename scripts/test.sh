@@ -11,4 +11,5 @@ cargo run -q -p corio --features http --example http_serve -- --self-test
 cargo run -q -p corio --features http --example websocket -- --self-test
 cargo run -q -p corio --features http --example http_get -- --self-test | tail -1
 cargo run -q -p corio --example per_core -- --self-test
+cargo run -q -p corio --example channels | tail -1
 scripts/test-python.sh
