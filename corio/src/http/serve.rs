@@ -1,6 +1,5 @@
 //! [`serve`]: hyper (and tower) services on a corio listener in one line.
 
-use std::cell::RefCell;
 use std::error::Error as StdError;
 use std::future::{Future, IntoFuture};
 use std::io;
@@ -164,7 +163,7 @@ where
         let builder = Rc::new(builder);
         let stop = Rc::new(Event::new());
         let limit = max_connections.map(|n| Rc::new(Semaphore::new(n)));
-        let connections: Rc<RefCell<Vec<Task<()>>>> = Rc::default();
+        let mut connections: Vec<Task<()>> = Vec::new();
         let active = Rc::new(Active::default());
         let mut shutdown = shutdown.unwrap_or_else(|| Box::pin(std::future::pending()));
         loop {
@@ -198,20 +197,18 @@ where
                     let _ = conn.await;
                 }
             });
-            let mut live = connections.borrow_mut();
-            if live.len() >= 64 && live.len().is_power_of_two() {
-                live.retain(|t| !t.is_done());
+            if connections.len() >= 64 && connections.len().is_power_of_two() {
+                connections.retain(|t| !t.is_done());
             }
-            live.push(task);
+            connections.push(task);
         }
         drop(listener);
         stop.set();
-        let live = std::mem::take(&mut *connections.borrow_mut());
         if crate::timeout(shutdown_deadline, active.idle.wait())
             .await
             .is_err()
         {
-            for task in &live {
+            for task in &connections {
                 task.cancel();
             }
             // Cancelled tasks drop their connections at their next turn.

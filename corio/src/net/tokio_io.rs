@@ -78,13 +78,7 @@ impl<S: SplitStream> AsyncRead for OwnedReadHalf<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let n = ready!(futures_io::AsyncRead::poll_read(
-            self,
-            cx,
-            buf.initialize_unfilled()
-        ))?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
+        poll_read(self.stream(), cx, buf)
     }
 }
 
