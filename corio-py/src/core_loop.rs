@@ -11,6 +11,7 @@
 use std::cell::{Ref, RefCell};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -214,26 +215,6 @@ impl CoreLoop {
         monotonic()
     }
 
-    /// asyncio's `call_soon`: runs `callback(*args)` in `context` (a copy
-    /// of the current one if not given) at the next iteration.
-    #[pyo3(signature = (callback, *args, context = None))]
-    fn call_soon<'py>(
-        slf: &Bound<'py, Self>,
-        callback: Py<PyAny>,
-        args: Py<PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let inner = slf.get().inner.get()?;
-        if slf.get().debug() {
-            return slf.call_method1(intern!(py, "_call_soon_debug"), (callback, args, context));
-        }
-        let rt = inner.rt()?;
-        let handle = new_handle(py, callback, args, context, slf.clone().into_any().unbind())?;
-        rt.call_soon_raw(crate::handle::runnable(&handle));
-        Ok(handle.into_any())
-    }
-
     /// asyncio's `call_at`: runs `callback(*args)` at `when` (`loop.time()`
     /// seconds; `when()` returns it as given).
     #[pyo3(signature = (when, callback, *args, context = None))]
@@ -342,13 +323,34 @@ impl CoreLoop {
 
     /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
     /// `while True: _run_once(); if _stopping: break`).
+    ///
+    /// What `_run_once` sets up per iteration is set up once here; the
+    /// debug flag is re-read each iteration (a callback may change it).
     fn _core_run_forever(slf: &Bound<'_, Self>) -> PyResult<()> {
-        loop {
-            CoreLoop::_run_once(slf)?;
-            if slf.get().stopping.load(Ordering::Relaxed) {
-                return Ok(());
+        let this = slf.get();
+        let inner = this.inner.get()?;
+        let rt = inner.rt()?;
+        let _busy = this.inner.enter_busy()?;
+        let _running = RunningGuard::enter(slf);
+        let mut debug = this.debug();
+        let scope = debug_scope(debug);
+        let mut first = true;
+        rt.run_iterations(|| {
+            if !first {
+                if let Some(err) = take_pending() {
+                    return ControlFlow::Break(Err(err));
+                }
+                if this.stopping.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(Ok(()));
+                }
             }
-        }
+            first = false;
+            if this.debug() != debug {
+                debug = !debug;
+                scope.set(debug);
+            }
+            ControlFlow::Continue(this.stopping.load(Ordering::Relaxed))
+        })
     }
 
     fn _core_get_stopping(&self) -> bool {
@@ -499,6 +501,32 @@ pub(crate) fn running_core_loop(py: Python<'_>) -> Option<Bound<'_, CoreLoop>> {
 }
 
 impl CoreLoop {
+    /// asyncio's `call_soon`: runs `callback(*args)` in `context` (a copy
+    /// of the current one if not given) at the next iteration. Python calls
+    /// it through the raw method in `fast_call`.
+    pub(crate) fn call_soon<'py>(
+        slf: &Bound<'py, Self>,
+        callback: Bound<'py, PyAny>,
+        args: Bound<'py, PyTuple>,
+        context: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let inner = slf.get().inner.get()?;
+        if slf.get().debug() {
+            return slf.call_method1(intern!(py, "_call_soon_debug"), (callback, args, context));
+        }
+        let rt = inner.rt()?;
+        let handle = new_handle(
+            py,
+            callback.unbind(),
+            args.unbind(),
+            context.map(Bound::unbind),
+            slf.clone().into_any().unbind(),
+        )?;
+        rt.call_soon_raw(crate::handle::runnable(&handle));
+        Ok(handle.into_any())
+    }
+
     fn debug(&self) -> bool {
         self.debug.load(Ordering::Relaxed)
     }

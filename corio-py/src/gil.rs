@@ -2,6 +2,7 @@
 //! signal handlers when a signal interrupted it.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use corio::runtime::WaitHooks;
@@ -13,7 +14,7 @@ thread_local! {
     static SAVED: Cell<*mut ffi::PyThreadState> = const { Cell::new(std::ptr::null_mut()) };
     /// An exception raised by a signal handler during the wait (Ctrl-C's
     /// `KeyboardInterrupt`), for the loop to raise once the iteration ends.
-    pub(crate) static PENDING: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+    static PENDING: RefCell<Option<PyErr>> = const { RefCell::new(None) };
 }
 
 /// Releases the GIL while the loop thread sleeps in `epoll_wait`.
@@ -38,22 +39,29 @@ impl WaitHooks for ReleaseGil {
         if interrupted {
             Python::attach(|py| {
                 if let Err(e) = py.check_signals() {
-                    PENDING.with(|p| {
-                        p.borrow_mut().get_or_insert(e);
-                    });
+                    set_pending(e);
                 }
             });
         }
     }
 }
 
+/// Set (on any thread) whenever an exception is left in a `PENDING`:
+/// the loop checks this one flag after every iteration instead of its
+/// thread-local.
+static ANY_PENDING: AtomicBool = AtomicBool::new(false);
+
 /// Takes the exception a signal handler or a callback left for the loop.
 pub(crate) fn take_pending() -> Option<PyErr> {
+    if !ANY_PENDING.load(Ordering::Relaxed) {
+        return None;
+    }
     PENDING.with(|p| p.borrow_mut().take())
 }
 
 /// Leaves `err` for the loop to raise after this iteration (the first wins).
 pub(crate) fn set_pending(err: PyErr) {
+    ANY_PENDING.store(true, Ordering::Relaxed);
     PENDING.with(|p| {
         p.borrow_mut().get_or_insert(err);
     });

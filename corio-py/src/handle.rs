@@ -57,6 +57,30 @@ fn context_or_current(py: Python<'_>, context: Option<Py<PyAny>>) -> PyResult<Py
     }
 }
 
+impl Drop for Handle {
+    /// Releases the references directly: a `Py`'s own drop first asks a
+    /// thread-local whether the GIL is held (four times per handle).
+    fn drop(&mut self) {
+        release(self.callback.take());
+        release(self.args.take().map(Py::into_any));
+        release(self.context.take());
+        release(self.the_loop.take());
+        release(self.timer.take().map(|t| t.when));
+    }
+}
+
+/// Releases a reference a dropping `Handle` held.
+#[inline(always)]
+fn release(object: Option<Py<PyAny>>) {
+    if let Some(object) = object {
+        // SAFETY: a `Handle` is dropped with the GIL held: by its Python
+        // object's deallocation, or (never made into one) by the code that
+        // made it, which holds the GIL. `into_ptr` hands over the
+        // reference that `Py_DECREF` releases.
+        unsafe { ffi::Py_DECREF(object.into_ptr()) };
+    }
+}
+
 impl Handle {
     fn new(
         py: Python<'_>,
@@ -193,26 +217,28 @@ fn run(py: Python<'_>, handle: &Bound<'_, Handle>) {
     if this.cancelled {
         return;
     }
+    // Bound, not Py: dropping a `Py` asks a thread-local whether the GIL
+    // is held; a `Bound` knows.
     let (Some(callback), Some(args), Some(context)) = (
-        this.callback.as_ref().map(|c| c.clone_ref(py)),
-        this.args.as_ref().map(|a| a.clone_ref(py)),
-        this.context.as_ref().map(|c| c.clone_ref(py)),
+        this.callback.as_ref().map(|c| c.bind(py).clone()),
+        this.args.as_ref().map(|a| a.bind(py).clone()),
+        this.context.as_ref().map(|c| c.bind(py).clone()),
     ) else {
         return;
     };
     // The callback may cancel or inspect its own handle.
     drop(this);
     if let Err(err) = call_in_context(py, &callback, &args, &context) {
-        report(py, handle, callback, args, err);
+        report(py, handle, callback.unbind(), args.unbind(), err);
     }
 }
 
 /// `context.run(callback, *args)`, without the method call.
 fn call_in_context(
     py: Python<'_>,
-    callback: &Py<PyAny>,
-    args: &Py<PyTuple>,
-    context: &Py<PyAny>,
+    callback: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    context: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     // SAFETY: the GIL is held and `context` is a live object; Enter checks
     // its type and fails (with an exception set) if it is not a Context or
@@ -220,13 +246,32 @@ fn call_in_context(
     if unsafe { ffi::PyContext_Enter(context.as_ptr()) } < 0 {
         return Err(PyErr::fetch(py));
     }
-    let result = callback.bind(py).call1(args.bind(py)).map(drop);
+    let result = call(py, callback, args);
     // SAFETY: `context` was entered just above on this thread, and the
     // callback's own enters and exits are balanced by then.
     if unsafe { ffi::PyContext_Exit(context.as_ptr()) } < 0 {
         return Err(PyErr::fetch(py));
     }
     result
+}
+
+/// `callback(*args)`: a vectorcall of the tuple's items (no tuple
+/// unpacking on the way in).
+fn call(py: Python<'_>, callback: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+    let tuple = args.as_ptr().cast::<ffi::PyTupleObject>();
+    // SAFETY: the GIL is held and `args` is a live tuple: its items are
+    // `len` borrowed pointers, alive while `args` is; the call returns a
+    // new reference or NULL with an exception set.
+    let result = unsafe {
+        ffi::PyObject_Vectorcall(
+            callback.as_ptr(),
+            (*tuple).ob_item.as_ptr(),
+            args.len(),
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: as above.
+    unsafe { Bound::from_owned_ptr_or_err(py, result) }.map(drop)
 }
 
 /// What asyncio's `Handle._run` does with an exception: `SystemExit` and

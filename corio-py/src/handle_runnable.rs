@@ -93,6 +93,14 @@ impl Drop for DebugScope {
     }
 }
 
+impl DebugScope {
+    /// Switches debug mode for the rest of the scope (the flag changed
+    /// while the loop runs); the value before the scope is still restored.
+    pub(crate) fn set(&self, debug: bool) {
+        DEBUG.with(|d| d.set(debug));
+    }
+}
+
 /// Runs handles in debug mode (timed, slow ones reported by the loop)
 /// while the returned guard lives.
 pub(crate) fn debug_scope(debug: bool) -> DebugScope {

@@ -8,6 +8,7 @@
 
 mod core_loop;
 mod datagram_io;
+mod fast_call;
 mod flow;
 mod gil;
 mod handle;
@@ -28,6 +29,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _corio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core_loop::CoreLoop>()?;
+    fast_call::install(m.py())?;
     m.add_class::<threadsafe::RemoteLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;

@@ -37,6 +37,9 @@ def _fd_of(fileobj: Any) -> int:
 
 
 class Loop(
+    # CoreLoop first: every Rust method call checks `self` against it by
+    # walking the MRO, and every future asks `get_debug`.
+    _corio.CoreLoop,
     SockMixin,
     SignalMixin,
     ServingMixin,
@@ -44,7 +47,6 @@ class Loop(
     PipesMixin,
     SendfileMixin,
     DatagramMixin,
-    _corio.CoreLoop,
     asyncio.BaseEventLoop,
 ):  # type: ignore[misc]
     """An asyncio event loop whose core is corio's Rust loop."""

@@ -24,6 +24,7 @@ mod wait_hooks;
 
 use std::future::Future;
 use std::io;
+use std::ops::ControlFlow;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -336,6 +337,25 @@ impl Runtime {
     pub fn run_once(&self) {
         let _enter = context::enter(&self.core);
         self.core.run_once(false);
+    }
+
+    /// Runs iterations as [`run_once`](Runtime::run_once) does, entering the
+    /// loop once for all of them (an embedder's own `run_forever`). Before
+    /// each, `next` says whether to go on, and whether this iteration's poll
+    /// may wait (`Continue(true)`: it must not, as in
+    /// [`run_once_nowait`](Runtime::run_once_nowait)); its `Break` value is
+    /// returned.
+    ///
+    /// Panics if a loop is already running on this thread.
+    #[track_caller]
+    pub fn run_iterations<B>(&self, mut next: impl FnMut() -> ControlFlow<B, bool>) -> B {
+        let _enter = context::enter(&self.core);
+        loop {
+            match next() {
+                ControlFlow::Continue(nowait) => self.core.run_once(nowait),
+                ControlFlow::Break(done) => return done,
+            }
+        }
     }
 
     /// Like [`run_once`](Runtime::run_once), but the I/O poll never waits

@@ -1,0 +1,179 @@
+//! The loop's hottest entry points as raw `METH_FASTCALL | METH_KEYWORDS`
+//! methods, installed on `CoreLoop` at import.
+//!
+//! asyncio's C `Task` and `Future` call `loop.call_soon(cb, context=ctx)`
+//! for every step and every done callback. Through pyo3's generated
+//! wrapper that call matched its keyword by decoding and comparing
+//! strings, built the `*args` tuple through an iterator, and counted the
+//! thread's GIL entries in a thread-local on the way in and out: a fifth
+//! of a `call_soon`. Here the keyword is matched by pointer (an interned
+//! `"context"`, as CPython passes it) with a string comparison only as a
+//! fallback, and nothing else is done that pyo3 would not also do.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::panic::PanicException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyString, PyTuple};
+
+use crate::core_loop::CoreLoop;
+
+/// What a loop method with the signature `(fixed..., *args, context=None)`
+/// was called with.
+struct VarArgs<'py, const N: usize> {
+    fixed: [Bound<'py, PyAny>; N],
+    rest: Bound<'py, PyTuple>,
+    context: Option<Bound<'py, PyAny>>,
+}
+
+/// The interned `"context"`: CPython interns the keyword names in code
+/// objects, so the common case is one pointer comparison.
+fn context_name(py: Python<'_>) -> &Bound<'_, PyString> {
+    static NAME: PyOnceLock<Py<PyString>> = PyOnceLock::new();
+    NAME.get_or_init(py, || PyString::intern(py, "context").unbind())
+        .bind(py)
+}
+
+/// Parses a vectorcall of `name(fixed[0], ..., *args, context=None)`.
+///
+/// # Safety
+///
+/// The GIL is held; `args` points to `nargs` positional arguments followed
+/// by one value per name in `kwnames` (NULL or a tuple of strings), all
+/// borrowed for the duration of the call, as CPython passes them.
+unsafe fn parse<'py, const N: usize>(
+    py: Python<'py>,
+    name: &str,
+    fixed: [&str; N],
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<VarArgs<'py, N>> {
+    let nargs = ffi::PyVectorcall_NARGS(nargs as usize) as usize;
+    if nargs < fixed.len() {
+        let missing = fixed[nargs..].join("', '");
+        return Err(PyTypeError::new_err(format!(
+            "{name}() missing required positional argument(s): '{missing}'"
+        )));
+    }
+    // SAFETY: `args` holds `nargs` valid borrowed pointers (the caller's
+    // contract); each becomes an owned reference.
+    let arg = |i: usize| unsafe { Bound::from_borrowed_ptr(py, *args.add(i)) };
+    let fixed_args = std::array::from_fn(arg);
+    let extra = nargs - fixed.len();
+    // SAFETY: PyTuple_New returns a new tuple (or NULL with an exception
+    // set); each slot is filled once with a new reference before use.
+    let rest = unsafe {
+        let tuple = ffi::PyTuple_New(extra as ffi::Py_ssize_t);
+        let tuple = Bound::from_owned_ptr_or_err(py, tuple)?;
+        for i in 0..extra {
+            let item = *args.add(fixed.len() + i);
+            ffi::Py_INCREF(item);
+            ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item);
+        }
+        tuple.cast_into_unchecked::<PyTuple>()
+    };
+    let mut context = None;
+    if !kwnames.is_null() {
+        // SAFETY: `kwnames` is a tuple of strings (the caller's contract).
+        let names =
+            unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() };
+        let wanted = context_name(py);
+        for (i, kw) in names.iter().enumerate() {
+            if kw.is(wanted) || kw.eq(wanted)? {
+                context = Some(arg(nargs + i));
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "{name}() got an unexpected keyword argument '{kw}'"
+                )));
+            }
+        }
+    }
+    Ok(VarArgs {
+        fixed: fixed_args,
+        rest,
+        context,
+    })
+}
+
+/// Runs `body`, turning its error into a raised exception and a panic into
+/// pyo3's `PanicException`, as pyo3's own wrappers do.
+fn trampoline<'py>(
+    py: Python<'py>,
+    body: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> *mut ffi::PyObject {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => value.into_ptr(),
+        Ok(Err(err)) => {
+            err.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("a Rust panic");
+            PanicException::new_err(message.to_owned()).restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// `CoreLoop.call_soon(callback, *args, context=None)`.
+unsafe extern "C" fn call_soon(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    trampoline(py, || {
+        // SAFETY: the method descriptor checked that `slf` is a CoreLoop
+        // (or a subclass) before calling.
+        let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
+        // SAFETY: CPython's vectorcall convention (see `parse`).
+        let call = unsafe { parse(py, "call_soon", ["callback"], args, nargs, kwnames)? };
+        let [callback] = call.fixed;
+        CoreLoop::call_soon(&this, callback, call.rest, call.context)
+    })
+}
+
+/// The raw methods, as (name, function, docstring with signature).
+const METHODS: &[(&str, ffi::PyCFunctionFastWithKeywords, &str)] = &[(
+    "call_soon",
+    call_soon,
+    "call_soon($self, callback, /, *args, context=None)\n--\n\n\
+     asyncio's call_soon: runs callback(*args) in context (a copy of the \
+     current one if not given) at the next iteration.",
+)];
+
+/// Installs the raw methods on `CoreLoop`.
+pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
+    let ty = py.get_type::<CoreLoop>();
+    for &(name, function, doc) in METHODS {
+        let name_c = std::ffi::CString::new(name).expect("no NUL in a method name");
+        let doc_c = std::ffi::CString::new(doc).expect("no NUL in a docstring");
+        // The definition must outlive the type: leaked, once per import.
+        let def = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: Box::leak(name_c.into_boxed_c_str()).as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: function,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: Box::leak(doc_c.into_boxed_c_str()).as_ptr(),
+        }));
+        // SAFETY: the GIL is held, `ty` is a live type object and `def`
+        // lives for ever; the call returns a new reference or NULL with an
+        // exception set.
+        let descr = unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))?
+        };
+        ty.setattr(name, descr)?;
+    }
+    Ok(())
+}
