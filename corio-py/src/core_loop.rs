@@ -24,7 +24,7 @@ use corio::{Runtime, Task};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyFloat, PyTuple};
 
 use crate::gil::{take_pending, ReleaseGil};
 use crate::handle::{new_handle, new_timer_handle, set_pending_timer};
@@ -71,6 +71,9 @@ pub struct CoreLoop {
     /// asyncio's `_stopping` (the Python `Loop._stopping` property): set by
     /// `stop()`, from any thread.
     stopping: AtomicBool,
+    /// Set while `_core_run_forever` runs: `run_forever` made this loop
+    /// asyncio's running loop (a bare `_run_once` does not).
+    forever: AtomicBool,
 }
 
 struct Inner {
@@ -206,6 +209,7 @@ impl CoreLoop {
             }),
             debug: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            forever: AtomicBool::new(false),
         })
     }
 
@@ -213,42 +217,6 @@ impl CoreLoop {
     #[staticmethod]
     fn time() -> f64 {
         monotonic()
-    }
-
-    /// asyncio's `call_at`: runs `callback(*args)` at `when` (`loop.time()`
-    /// seconds; `when()` returns it as given).
-    #[pyo3(signature = (when, callback, *args, context = None))]
-    fn call_at<'py>(
-        slf: &Bound<'py, Self>,
-        when: Py<PyAny>,
-        callback: Py<PyAny>,
-        args: Py<PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        if when.is_none(py) {
-            return Err(PyTypeError::new_err("when cannot be None"));
-        }
-        let secs: f64 = when.extract(py)?;
-        CoreLoop::schedule(slf, (when, secs), callback, args, context)
-    }
-
-    /// asyncio's `call_later`: `call_at(loop.time() + delay, ...)`.
-    #[pyo3(signature = (delay, callback, *args, context = None))]
-    fn call_later<'py>(
-        slf: &Bound<'py, Self>,
-        delay: Py<PyAny>,
-        callback: Py<PyAny>,
-        args: Py<PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        if delay.is_none(py) {
-            return Err(PyTypeError::new_err("delay must not be None"));
-        }
-        let secs = monotonic() + delay.extract::<f64>(py)?;
-        let when = secs.into_pyobject(py)?.into_any().unbind();
-        CoreLoop::schedule(slf, (when, secs), callback, args, context)
     }
 
     /// One iteration of `run_forever`: poll (not waiting if the loop is
@@ -287,6 +255,12 @@ impl CoreLoop {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         slf.get().inner.get()?.rt()?;
+        let factory = slf.getattr(intern!(py, "_task_factory"))?;
+        let plain = factory.is_none() && !slf.get().debug();
+        if plain && name.is_none() && context.is_none() && is_running_here(slf) {
+            // As in `create_future`: the running loop is the default.
+            return task_type(py)?.call1((coro,));
+        }
         let kwargs = pyo3::types::PyDict::new(py);
         if let Some(name) = name {
             kwargs.set_item(intern!(py, "name"), name)?;
@@ -294,8 +268,7 @@ impl CoreLoop {
         if let Some(context) = context {
             kwargs.set_item(intern!(py, "context"), context)?;
         }
-        let factory = slf.getattr(intern!(py, "_task_factory"))?;
-        if !factory.is_none() || slf.get().debug() {
+        if !plain {
             let base = py
                 .import("asyncio")?
                 .getattr(intern!(py, "BaseEventLoop"))?;
@@ -309,16 +282,18 @@ impl CoreLoop {
 
     /// asyncio's `create_future`: `asyncio.Future(loop=self)`, with no
     /// Python frame.
+    ///
+    /// While this loop runs on this thread it is asyncio's running loop,
+    /// which a future made with no `loop` takes: the call then needs no
+    /// keyword dictionary (a third of the call's cost).
     fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
+        if is_running_here(slf) {
+            return future_type(py)?.call0();
+        }
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item(intern!(py, "loop"), slf)?;
         future_type(py)?.call((), Some(&kwargs))
-    }
-
-    /// asyncio's `get_debug` (every new future asks), with no Python frame.
-    fn get_debug(&self) -> bool {
-        self.debug()
     }
 
     /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
@@ -332,6 +307,7 @@ impl CoreLoop {
         let rt = inner.rt()?;
         let _busy = this.inner.enter_busy()?;
         let _running = RunningGuard::enter(slf);
+        let _forever = Forever::enter(&this.forever);
         let mut debug = this.debug();
         let scope = debug_scope(debug);
         let mut first = true;
@@ -488,6 +464,28 @@ impl Drop for RunningGuard {
     }
 }
 
+/// Whether `slf` is running `run_forever` on this thread (and so is
+/// asyncio's running loop here).
+fn is_running_here(slf: &Bound<'_, CoreLoop>) -> bool {
+    slf.get().forever.load(Ordering::Relaxed) && RUNNING.with(|r| r.get()) == slf.as_ptr()
+}
+
+/// Sets `CoreLoop::forever` until dropped.
+struct Forever<'a>(&'a AtomicBool);
+
+impl Forever<'_> {
+    fn enter(flag: &AtomicBool) -> Forever<'_> {
+        flag.store(true, Ordering::Relaxed);
+        Forever(flag)
+    }
+}
+
+impl Drop for Forever<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The corio loop running an iteration on this thread, if any.
 pub(crate) fn running_core_loop(py: Python<'_>) -> Option<Bound<'_, CoreLoop>> {
     let ptr = RUNNING.with(|r| r.get());
@@ -527,7 +525,42 @@ impl CoreLoop {
         Ok(handle.into_any())
     }
 
-    fn debug(&self) -> bool {
+    /// asyncio's `call_at`: runs `callback(*args)` at `when` (`loop.time()`
+    /// seconds; `when()` returns it as given). Python calls it through the
+    /// raw method in `fast_call`.
+    pub(crate) fn call_at<'py>(
+        slf: &Bound<'py, Self>,
+        when: Bound<'py, PyAny>,
+        callback: Bound<'py, PyAny>,
+        args: Bound<'py, PyTuple>,
+        context: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if when.is_none() {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        }
+        let secs: f64 = when.extract()?;
+        CoreLoop::schedule(slf, (when.unbind(), secs), callback, args, context)
+    }
+
+    /// asyncio's `call_later`: `call_at(loop.time() + delay, ...)` (through
+    /// the raw method in `fast_call`).
+    pub(crate) fn call_later<'py>(
+        slf: &Bound<'py, Self>,
+        delay: Bound<'py, PyAny>,
+        callback: Bound<'py, PyAny>,
+        args: Bound<'py, PyTuple>,
+        context: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if delay.is_none() {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        }
+        let secs = monotonic() + delay.extract::<f64>()?;
+        let when = PyFloat::new(slf.py(), secs).into_any().unbind();
+        CoreLoop::schedule(slf, (when, secs), callback, args, context)
+    }
+
+    /// asyncio's debug mode (`get_debug`, a raw method in `fast_call`).
+    pub(crate) fn debug(&self) -> bool {
         self.debug.load(Ordering::Relaxed)
     }
 
@@ -536,9 +569,9 @@ impl CoreLoop {
     fn schedule<'py>(
         slf: &Bound<'py, Self>,
         when: (Py<PyAny>, f64),
-        callback: Py<PyAny>,
-        args: Py<PyTuple>,
-        context: Option<Py<PyAny>>,
+        callback: Bound<'py, PyAny>,
+        args: Bound<'py, PyTuple>,
+        context: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let inner = slf.get().inner.get()?;
@@ -551,7 +584,14 @@ impl CoreLoop {
         let rt = inner.rt()?;
         let deadline = inner.deadline(when.1);
         let the_loop = slf.clone().into_any().unbind();
-        let handle = new_timer_handle(py, when, callback, args, context, the_loop)?;
+        let handle = new_timer_handle(
+            py,
+            when,
+            callback.unbind(),
+            args.unbind(),
+            context.map(Bound::unbind),
+            the_loop,
+        )?;
         let id = rt.call_at_raw(deadline, crate::handle::runnable(handle.as_super()));
         set_pending_timer(&handle, id);
         Ok(handle.into_any())

@@ -11,13 +11,14 @@
 //! fallback, and nothing else is done that pyo3 would not also do.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyString, PyTuple};
+use pyo3::types::{PyBool, PyString, PyTuple};
 
 use crate::core_loop::CoreLoop;
 
@@ -37,6 +38,27 @@ fn context_name(py: Python<'_>) -> &Bound<'_, PyString> {
         .bind(py)
 }
 
+/// Another `"context"` object seen as a keyword name (Python 3.11's C
+/// `Task` passes a static string that is not the interned one), kept
+/// alive for ever so that its address stays its own.
+static CONTEXT_ALIAS: AtomicPtr<ffi::PyObject> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Whether a keyword name is `"context"`: by address when it can be.
+fn is_context(kw: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let wanted = context_name(kw.py());
+    if kw.is(wanted) || kw.as_ptr() == CONTEXT_ALIAS.load(Ordering::Relaxed) {
+        return Ok(true);
+    }
+    if !kw.eq(wanted)? {
+        return Ok(false);
+    }
+    // The GIL serializes this; a lost race only leaks one reference.
+    if CONTEXT_ALIAS.load(Ordering::Relaxed).is_null() {
+        CONTEXT_ALIAS.store(kw.clone().into_ptr(), Ordering::Relaxed);
+    }
+    Ok(true)
+}
+
 /// Parses a vectorcall of `name(fixed[0], ..., *args, context=None)`.
 ///
 /// # Safety
@@ -53,45 +75,63 @@ unsafe fn parse<'py, const N: usize>(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<VarArgs<'py, N>> {
     let nargs = ffi::PyVectorcall_NARGS(nargs as usize) as usize;
-    if nargs < fixed.len() {
-        let missing = fixed[nargs..].join("', '");
+    // SAFETY: `args` holds `nargs` positional and then the keyword values
+    // as valid borrowed pointers (the caller's contract); each becomes an
+    // owned reference.
+    let arg = |i: usize| unsafe { Bound::from_borrowed_ptr(py, *args.add(i)) };
+    let mut slots: [Option<Bound<'py, PyAny>>; N] =
+        std::array::from_fn(|i| (i < nargs).then(|| arg(i)));
+    let mut context = None;
+    if !kwnames.is_null() {
+        // SAFETY: `kwnames` is a tuple of strings (the caller's contract).
+        let names =
+            unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() };
+        for (i, kw) in names.iter().enumerate() {
+            if is_context(&kw)? {
+                context = Some(arg(nargs + i));
+                continue;
+            }
+            // The fixed parameters may be passed by name too, as asyncio's.
+            let slot = fixed.iter().position(|f| kw.eq(*f).unwrap_or(false));
+            match slot {
+                Some(j) if slots[j].is_none() => slots[j] = Some(arg(nargs + i)),
+                Some(_) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{name}() got multiple values for argument '{kw}'"
+                    )))
+                }
+                None => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{name}() got an unexpected keyword argument '{kw}'"
+                    )))
+                }
+            }
+        }
+    }
+    if slots.iter().any(Option::is_none) {
+        let missing: Vec<&str> = (0..N)
+            .filter(|&i| slots[i].is_none())
+            .map(|i| fixed[i])
+            .collect();
         return Err(PyTypeError::new_err(format!(
-            "{name}() missing required positional argument(s): '{missing}'"
+            "{name}() missing required argument(s): '{}'",
+            missing.join("', '")
         )));
     }
-    // SAFETY: `args` holds `nargs` valid borrowed pointers (the caller's
-    // contract); each becomes an owned reference.
-    let arg = |i: usize| unsafe { Bound::from_borrowed_ptr(py, *args.add(i)) };
-    let fixed_args = std::array::from_fn(arg);
-    let extra = nargs - fixed.len();
+    let fixed_args = slots.map(|slot| slot.expect("checked just above"));
+    let extra = nargs.saturating_sub(N);
     // SAFETY: PyTuple_New returns a new tuple (or NULL with an exception
     // set); each slot is filled once with a new reference before use.
     let rest = unsafe {
         let tuple = ffi::PyTuple_New(extra as ffi::Py_ssize_t);
         let tuple = Bound::from_owned_ptr_or_err(py, tuple)?;
         for i in 0..extra {
-            let item = *args.add(fixed.len() + i);
+            let item = *args.add(N + i);
             ffi::Py_INCREF(item);
             ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item);
         }
         tuple.cast_into_unchecked::<PyTuple>()
     };
-    let mut context = None;
-    if !kwnames.is_null() {
-        // SAFETY: `kwnames` is a tuple of strings (the caller's contract).
-        let names =
-            unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() };
-        let wanted = context_name(py);
-        for (i, kw) in names.iter().enumerate() {
-            if kw.is(wanted) || kw.eq(wanted)? {
-                context = Some(arg(nargs + i));
-            } else {
-                return Err(PyTypeError::new_err(format!(
-                    "{name}() got an unexpected keyword argument '{kw}'"
-                )));
-            }
-        }
-    }
     Ok(VarArgs {
         fixed: fixed_args,
         rest,
@@ -143,28 +183,128 @@ unsafe extern "C" fn call_soon(
     })
 }
 
-/// The raw methods, as (name, function, docstring with signature).
-const METHODS: &[(&str, ffi::PyCFunctionFastWithKeywords, &str)] = &[(
-    "call_soon",
-    call_soon,
-    "call_soon($self, callback, /, *args, context=None)\n--\n\n\
-     asyncio's call_soon: runs callback(*args) in context (a copy of the \
-     current one if not given) at the next iteration.",
-)];
+/// `CoreLoop.call_at(when, callback, *args, context=None)`.
+unsafe extern "C" fn call_at(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    trampoline(py, || {
+        // SAFETY: the method descriptor checked that `slf` is a CoreLoop.
+        let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
+        // SAFETY: CPython's vectorcall convention (see `parse`).
+        let call = unsafe { parse(py, "call_at", ["when", "callback"], args, nargs, kwnames)? };
+        let [when, callback] = call.fixed;
+        CoreLoop::call_at(&this, when, callback, call.rest, call.context)
+    })
+}
+
+/// `CoreLoop.call_later(delay, callback, *args, context=None)`.
+unsafe extern "C" fn call_later(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    trampoline(py, || {
+        // SAFETY: the method descriptor checked that `slf` is a CoreLoop.
+        let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
+        // SAFETY: CPython's vectorcall convention (see `parse`).
+        let call = unsafe {
+            parse(
+                py,
+                "call_later",
+                ["delay", "callback"],
+                args,
+                nargs,
+                kwnames,
+            )?
+        };
+        let [delay, callback] = call.fixed;
+        CoreLoop::call_later(&this, delay, callback, call.rest, call.context)
+    })
+}
+
+/// `CoreLoop.get_debug()`: every new future asks.
+unsafe extern "C" fn get_debug(
+    slf: *mut ffi::PyObject,
+    _noargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    trampoline(py, || {
+        // SAFETY: the method descriptor checked that `slf` is a CoreLoop.
+        let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
+        Ok(PyBool::new(py, this.get().debug()).to_owned().into_any())
+    })
+}
+
+/// A raw method: its name, its C function and calling convention, and its
+/// docstring (with the signature, for `inspect`).
+struct RawMethod {
+    name: &'static str,
+    function: ffi::PyMethodDefPointer,
+    flags: std::os::raw::c_int,
+    doc: &'static str,
+}
+
+/// The raw methods.
+const METHODS: &[RawMethod] = &[
+    RawMethod {
+        name: "call_soon",
+        function: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: call_soon,
+        },
+        flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        doc: "call_soon($self, callback, /, *args, context=None)\n--\n\n\
+              asyncio's call_soon: runs callback(*args) in context (a copy of the \
+              current one if not given) at the next iteration.",
+    },
+    RawMethod {
+        name: "call_at",
+        function: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: call_at,
+        },
+        flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        doc: "call_at($self, when, callback, /, *args, context=None)\n--\n\n\
+              asyncio's call_at: runs callback(*args) at when (loop.time() \
+              seconds), in context (a copy of the current one if not given).",
+    },
+    RawMethod {
+        name: "call_later",
+        function: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: call_later,
+        },
+        flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        doc: "call_later($self, delay, callback, /, *args, context=None)\n--\n\n\
+              asyncio's call_later: call_at(loop.time() + delay, callback, *args).",
+    },
+    RawMethod {
+        name: "get_debug",
+        function: ffi::PyMethodDefPointer {
+            PyCFunction: get_debug,
+        },
+        flags: ffi::METH_NOARGS,
+        doc: "get_debug($self, /)\n--\n\nWhether the loop is in asyncio's debug mode.",
+    },
+];
 
 /// Installs the raw methods on `CoreLoop`.
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let ty = py.get_type::<CoreLoop>();
-    for &(name, function, doc) in METHODS {
-        let name_c = std::ffi::CString::new(name).expect("no NUL in a method name");
-        let doc_c = std::ffi::CString::new(doc).expect("no NUL in a docstring");
+    for method in METHODS {
+        let name_c = std::ffi::CString::new(method.name).expect("no NUL in a method name");
+        let doc_c = std::ffi::CString::new(method.doc).expect("no NUL in a docstring");
         // The definition must outlive the type: leaked, once per import.
         let def = Box::leak(Box::new(ffi::PyMethodDef {
             ml_name: Box::leak(name_c.into_boxed_c_str()).as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer {
-                PyCFunctionFastWithKeywords: function,
-            },
-            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_meth: method.function,
+            ml_flags: method.flags,
             ml_doc: Box::leak(doc_c.into_boxed_c_str()).as_ptr(),
         }));
         // SAFETY: the GIL is held, `ty` is a live type object and `def`
@@ -173,7 +313,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         let descr = unsafe {
             Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))?
         };
-        ty.setattr(name, descr)?;
+        ty.setattr(method.name, descr)?;
     }
     Ok(())
 }
