@@ -24,7 +24,7 @@ use corio::{Runtime, Task};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyTuple};
 
 use crate::gil::{take_pending, ReleaseGil};
 use crate::handle::{new_handle, new_timer_handle, set_pending_timer};
@@ -71,9 +71,6 @@ pub struct CoreLoop {
     /// asyncio's `_stopping` (the Python `Loop._stopping` property): set by
     /// `stop()`, from any thread.
     stopping: AtomicBool,
-    /// Set while `_core_run_forever` runs: `run_forever` made this loop
-    /// asyncio's running loop (a bare `_run_once` does not).
-    forever: AtomicBool,
 }
 
 struct Inner {
@@ -81,6 +78,8 @@ struct Inner {
     // takes `&self`, and the state that changes lives in `RefCell`s.
     rt: RefCell<Option<Runtime>>,
     fds: RefCell<HashMap<RawFd, FdWatch>>,
+    /// `{"loop": self}` while `run_forever` runs (see `loop_kwargs`).
+    loop_kwargs: RefCell<Option<Py<PyDict>>>,
     /// One reading of both clocks (the same `CLOCK_MONOTONIC`), so that a
     /// float deadline maps to one instant, always the same: equal floats
     /// stay equal, and their order is kept.
@@ -205,11 +204,11 @@ impl CoreLoop {
             inner: ThreadBound::new(Inner {
                 rt: RefCell::new(Some(rt)),
                 fds: RefCell::new(HashMap::new()),
+                loop_kwargs: RefCell::new(None),
                 origin,
             }),
             debug: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            forever: AtomicBool::new(false),
         })
     }
 
@@ -257,11 +256,10 @@ impl CoreLoop {
         slf.get().inner.get()?.rt()?;
         let factory = slf.getattr(intern!(py, "_task_factory"))?;
         let plain = factory.is_none() && !slf.get().debug();
-        if plain && name.is_none() && context.is_none() && is_running_here(slf) {
-            // As in `create_future`: the running loop is the default.
-            return task_type(py)?.call1((coro,));
+        if plain && name.is_none() && context.is_none() {
+            return task_type(py)?.call((coro,), Some(&loop_kwargs(slf)?));
         }
-        let kwargs = pyo3::types::PyDict::new(py);
+        let kwargs = PyDict::new(py);
         if let Some(name) = name {
             kwargs.set_item(intern!(py, "name"), name)?;
         }
@@ -282,18 +280,8 @@ impl CoreLoop {
 
     /// asyncio's `create_future`: `asyncio.Future(loop=self)`, with no
     /// Python frame.
-    ///
-    /// While this loop runs on this thread it is asyncio's running loop,
-    /// which a future made with no `loop` takes: the call then needs no
-    /// keyword dictionary (a third of the call's cost).
     fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        if is_running_here(slf) {
-            return future_type(py)?.call0();
-        }
-        let kwargs = pyo3::types::PyDict::new(py);
-        kwargs.set_item(intern!(py, "loop"), slf)?;
-        future_type(py)?.call((), Some(&kwargs))
+        future_type(slf.py())?.call((), Some(&loop_kwargs(slf)?))
     }
 
     /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
@@ -307,7 +295,7 @@ impl CoreLoop {
         let rt = inner.rt()?;
         let _busy = this.inner.enter_busy()?;
         let _running = RunningGuard::enter(slf);
-        let _forever = Forever::enter(&this.forever);
+        let _kwargs = LoopKwargs::enter(slf, inner)?;
         let mut debug = this.debug();
         let scope = debug_scope(debug);
         let mut first = true;
@@ -464,25 +452,37 @@ impl Drop for RunningGuard {
     }
 }
 
-/// Whether `slf` is running `run_forever` on this thread (and so is
-/// asyncio's running loop here).
-fn is_running_here(slf: &Bound<'_, CoreLoop>) -> bool {
-    slf.get().forever.load(Ordering::Relaxed) && RUNNING.with(|r| r.get()) == slf.as_ptr()
+/// `{"loop": slf}`, the keywords of `Future(loop=...)` and `Task(...,
+/// loop=...)`: while `run_forever` runs, one dictionary serves every call
+/// (their `__init__` only reads it); otherwise a new one.
+fn loop_kwargs<'py>(slf: &Bound<'py, CoreLoop>) -> PyResult<Bound<'py, PyDict>> {
+    let py = slf.py();
+    if let Ok(inner) = slf.get().inner.get() {
+        if let Some(kwargs) = inner.loop_kwargs.borrow().as_ref() {
+            return Ok(kwargs.bind(py).clone());
+        }
+    }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "loop"), slf)?;
+    Ok(kwargs)
 }
 
-/// Sets `CoreLoop::forever` until dropped.
-struct Forever<'a>(&'a AtomicBool);
+/// Keeps `Inner::loop_kwargs` set until dropped (then the loop no longer
+/// refers to itself through it).
+struct LoopKwargs<'a>(&'a Inner);
 
-impl Forever<'_> {
-    fn enter(flag: &AtomicBool) -> Forever<'_> {
-        flag.store(true, Ordering::Relaxed);
-        Forever(flag)
+impl LoopKwargs<'_> {
+    fn enter<'a>(slf: &Bound<'_, CoreLoop>, inner: &'a Inner) -> PyResult<LoopKwargs<'a>> {
+        let kwargs = loop_kwargs(slf)?;
+        *inner.loop_kwargs.borrow_mut() = Some(kwargs.unbind());
+        Ok(LoopKwargs(inner))
     }
 }
 
-impl Drop for Forever<'_> {
+impl Drop for LoopKwargs<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
+        let kwargs = self.0.loop_kwargs.borrow_mut().take();
+        drop(kwargs);
     }
 }
 

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 
 import corio
 import pytest
@@ -631,3 +632,65 @@ def test_debug_mode_warns_about_a_slow_callback(loop, caplog):
     with caplog.at_level("WARNING", logger="asyncio"):
         loop.run_forever()
     assert any("took" in r.getMessage() and "sleep" in r.getMessage() for r in caplog.records)
+
+
+def test_scheduling_methods_take_asyncios_arguments(loop):
+    """call_soon/call_later/call_at parse their arguments by hand (raw
+    vectorcall methods): the same calls as asyncio's are accepted, and
+    wrong ones are TypeErrors, not crashes."""
+    ran = []
+    loop.call_soon(callback=ran.append, context=None)  # no args: TypeError at run
+    h = loop.call_soon(ran.append, "soon")
+    assert h._args == ("soon",)
+    loop.call_later(delay=0, callback=ran.append)
+    loop.call_at(loop.time(), ran.append, "at", context=h.get_context())
+    for bad in (
+        lambda: loop.call_soon(),
+        lambda: loop.call_soon(ran.append, 1, nope=2),
+        lambda: loop.call_later(0, ran.append, 1, callback=ran.append),
+        lambda: loop.call_later(None, ran.append),
+        lambda: loop.call_at("soon", ran.append),
+    ):
+        with pytest.raises(TypeError):
+            bad()
+    errors = []
+    loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx["exception"]))
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert ran == ["soon", "at"]
+    assert [type(e) for e in errors] == [TypeError, TypeError]
+
+
+def test_futures_and_tasks_belong_to_their_loop_running_or_not(loop):
+    """create_future/create_task hand the loop to asyncio while it runs
+    (one keyword dictionary for the whole run) and when it does not; a
+    finished run leaves no reference from the loop to itself."""
+    outside = loop.create_future()
+    assert outside.get_loop() is loop
+
+    async def main():
+        fut = loop.create_future()
+        task = loop.create_task(asyncio.sleep(0, "t"))
+        other = corio.new_event_loop()
+        try:
+            assert other.create_future().get_loop() is other
+        finally:
+            other.close()
+        loop.call_soon(fut.set_result, "f")
+        return fut.get_loop(), task.get_loop(), await fut, await task
+
+    assert loop.run_until_complete(main()) == (loop, loop, "f", "t")
+    outside.cancel()
+
+    # A loop that ran is freed by reference counting alone: the run's
+    # keyword dictionary (which refers to the loop) went with the run.
+    lp = corio.new_event_loop()
+    lp.run_until_complete(asyncio.sleep(0))
+    lp.close()
+    ref = weakref.ref(lp)
+    gc.disable()
+    try:
+        del lp
+        assert ref() is None
+    finally:
+        gc.enable()
