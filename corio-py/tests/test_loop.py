@@ -541,10 +541,11 @@ def test_a_million_callbacks_timers_futures_and_tasks_leak_nothing(loop):
 
 
 def test_cycles_through_handles_are_collected_once_the_loop_lets_go(loop):
-    """The loop's handles are hidden from the garbage collector while the
-    loop holds them; an object that keeps its own handle (a reference cycle
-    through the handle's callback) must still be collected after the handle
-    ran, was cancelled, or its loop was closed with it pending."""
+    """The loop's handles are not tracked by the garbage collector; an
+    object that keeps its own handle (a reference cycle through the
+    handle's callback) must still be collected after the handle ran, was
+    cancelled, or its loop was closed with it pending: the handle lets go
+    of its callback, arguments, context and loop then."""
     import weakref
 
     class Owner:
@@ -564,12 +565,20 @@ def test_cycles_through_handles_are_collected_once_the_loop_lets_go(loop):
         soon_cancelled.handle.cancel()  # stays queued until its turn
         yield soon_cancelled
 
-    refs = [weakref.ref(owner) for owner in owners()]
+    made = list(owners())
+    assert not any(gc.is_tracked(owner.handle) for owner in made)
+    kept = made[0].handle
+    refs = [weakref.ref(owner) for owner in made]
+    del made
     gc.collect()
     assert all(ref() is not None for ref in refs[:2])  # the loop holds them
     loop.run_until_complete(asyncio.sleep(0.01))
     gc.collect()
     assert [ref() for ref in refs] == [None] * 4
+    # What a handle that ran still says (asyncio's would keep the rest).
+    assert not kept.cancelled() and kept._callback is None and kept._args is None
+    assert kept.get_context() is None and kept._loop is None
+    assert repr(kept) == "<Handle>"
 
     other = corio.new_event_loop()
     pending = weakref.ref(Owner(lambda f: other.call_later(3600, f)))
