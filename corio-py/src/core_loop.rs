@@ -539,7 +539,7 @@ impl CoreLoop {
             return Err(PyTypeError::new_err("when cannot be None"));
         }
         let secs: f64 = when.extract()?;
-        CoreLoop::schedule(slf, (when.unbind(), secs), callback, args, context)
+        CoreLoop::schedule(slf, (Some(when.unbind()), secs), callback, args, context)
     }
 
     /// asyncio's `call_later`: `call_at(loop.time() + delay, ...)` (through
@@ -555,8 +555,7 @@ impl CoreLoop {
             return Err(PyTypeError::new_err("delay must not be None"));
         }
         let secs = monotonic() + delay.extract::<f64>()?;
-        let when = PyFloat::new(slf.py(), secs).into_any().unbind();
-        CoreLoop::schedule(slf, (when, secs), callback, args, context)
+        CoreLoop::schedule(slf, (None, secs), callback, args, context)
     }
 
     /// asyncio's debug mode (`get_debug`, a raw method in `fast_call`).
@@ -566,9 +565,12 @@ impl CoreLoop {
 
     /// Files a timer handle for `when` (debug mode: asyncio's own handle,
     /// through the Python loop).
+    ///
+    /// `when` is the deadline as given (`call_at`), or none when it is the
+    /// float `when.1` (`call_later`: made only if `when()` is asked).
     fn schedule<'py>(
         slf: &Bound<'py, Self>,
-        when: (Py<PyAny>, f64),
+        when: (Option<Py<PyAny>>, f64),
         callback: Bound<'py, PyAny>,
         args: Bound<'py, PyTuple>,
         context: Option<Bound<'py, PyAny>>,
@@ -576,9 +578,13 @@ impl CoreLoop {
         let py = slf.py();
         let inner = slf.get().inner.get()?;
         if slf.get().debug() {
+            let given = match when.0 {
+                Some(given) => given,
+                None => PyFloat::new(py, when.1).into_any().unbind(),
+            };
             return slf.call_method1(
                 intern!(py, "_call_at_debug"),
-                (when.0, callback, args, context),
+                (given, callback, args, context),
             );
         }
         let rt = inner.rt()?;

@@ -52,7 +52,7 @@ fn is_context(kw: &Bound<'_, PyAny>) -> PyResult<bool> {
     if !kw.eq(wanted)? {
         return Ok(false);
     }
-    // The GIL serializes this; a lost race only leaks one reference.
+    // The GIL serializes this: the first alias seen is kept.
     if CONTEXT_ALIAS.load(Ordering::Relaxed).is_null() {
         CONTEXT_ALIAS.store(kw.clone().into_ptr(), Ordering::Relaxed);
     }

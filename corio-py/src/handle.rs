@@ -14,7 +14,7 @@
 use corio::runtime::{RawRunnable, RawRunnableVTable, TimerId};
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyFloat, PyTuple};
 use pyo3::{ffi, intern};
 
 use crate::core_loop::CoreLoop;
@@ -33,7 +33,9 @@ pub struct Handle {
 /// What a `TimerHandle` adds: its deadline as the caller gave it, and the
 /// wheel entry while it is pending.
 struct Timer {
-    when: Py<PyAny>,
+    /// The deadline as `call_at` was given it; none for `call_later`,
+    /// whose deadline is the float `when_secs` (made on demand).
+    when: Option<Py<PyAny>>,
     when_secs: f64,
     pending: Option<TimerId>,
 }
@@ -65,7 +67,7 @@ impl Drop for Handle {
         release(self.args.take().map(Py::into_any));
         release(self.context.take());
         release(self.the_loop.take());
-        release(self.timer.take().map(|t| t.when));
+        release(self.timer.take().and_then(|t| t.when));
     }
 }
 
@@ -88,7 +90,7 @@ impl Handle {
         args: Py<PyTuple>,
         context: Option<Py<PyAny>>,
         the_loop: Py<PyAny>,
-        timer: Option<(Py<PyAny>, f64)>,
+        timer: Option<(Option<Py<PyAny>>, f64)>,
     ) -> PyResult<Handle> {
         Ok(Handle {
             callback: Some(callback),
@@ -119,10 +121,11 @@ pub(crate) fn new_handle<'py>(
     )
 }
 
-/// A new `TimerHandle` for `when` (kept as given) at `when_secs`.
+/// A new `TimerHandle` for `when`: the deadline as given (or none: the
+/// float `when_secs`) and as seconds.
 pub(crate) fn new_timer_handle<'py>(
     py: Python<'py>,
-    when: (Py<PyAny>, f64),
+    when: (Option<Py<PyAny>>, f64),
     callback: Py<PyAny>,
     args: Py<PyTuple>,
     context: Option<Py<PyAny>>,
@@ -397,10 +400,13 @@ impl Handle {
 impl TimerHandle {
     /// The deadline, in `loop.time()` seconds, exactly as given.
     fn when(slf: PyRef<'_, Self>, py: Python<'_>) -> Py<PyAny> {
-        slf.as_super()
-            .timer
-            .as_ref()
-            .map_or_else(|| py.None(), |t| t.when.clone_ref(py))
+        slf.as_super().timer.as_ref().map_or_else(
+            || py.None(),
+            |t| match &t.when {
+                Some(given) => given.clone_ref(py),
+                None => PyFloat::new(py, t.when_secs).into_any().unbind(),
+            },
+        )
     }
 
     #[getter]
