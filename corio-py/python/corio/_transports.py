@@ -50,8 +50,10 @@ class SocketTransport(
         # sendfile waiting for the socket to take more.
         self._writable_waiter: asyncio.Future[None] | None = None
         self._io = _corio.StreamIO(loop, self._sock_fd, self, protocol)
-        # The hot path straight to Rust: no Python frame per write.
+        # The hot path straight to Rust: no Python frame per write (nor
+        # per is_closing, which HTTP servers ask per request).
         self.write = self._io.write  # type: ignore[method-assign]
+        self.is_closing = self._io.is_closing  # type: ignore[method-assign]
         base_events._set_nodelay(sock)  # type: ignore[attr-defined]
         if server is not None:
             if _ATTACH_TAKES_TRANSPORT:
