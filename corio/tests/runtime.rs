@@ -109,6 +109,35 @@ fn run_forever_until_stop() {
 }
 
 #[test]
+fn run_iterations_runs_until_the_embedder_breaks() {
+    // An embedder's own run_forever: one iteration per call of `next`, the
+    // loop entered once for all of them; a callback's own call_soon runs at
+    // the next iteration, and `Continue(true)` never blocks in the poll
+    // (a pending timer an hour away would otherwise hold it).
+    let rt = Runtime::new().unwrap();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let r = ran.clone();
+    rt.call_soon(move || {
+        r.borrow_mut().push("first");
+        let r = r.clone();
+        call_soon(move || r.borrow_mut().push("second"));
+    });
+    rt.call_later(Duration::from_secs(3600), || panic!("an hour passed"));
+    let mut iterations = 0;
+    let started = std::time::Instant::now();
+    let result = rt.run_iterations(|| {
+        iterations += 1;
+        if iterations > 3 {
+            return std::ops::ControlFlow::Break(iterations);
+        }
+        std::ops::ControlFlow::Continue(true)
+    });
+    assert_eq!(result, 4);
+    assert_eq!(*ran.borrow(), ["first", "second"]);
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
 fn stop_from_another_thread_wakes_an_idle_loop() {
     let rt = Runtime::new().unwrap();
     let handle = rt.handle();

@@ -350,7 +350,14 @@ impl Core {
         }
         let n = self.queue.borrow().len();
         for _ in 0..n {
-            let next = self.queue.borrow_mut().pop_front();
+            let next = {
+                let mut queue = self.queue.borrow_mut();
+                let next = queue.pop_front();
+                if let Some(after) = queue.front() {
+                    after.prefetch();
+                }
+                next
+            };
             match next {
                 Some(runnable) => self.run(runnable),
                 None => break,

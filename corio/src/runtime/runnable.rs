@@ -21,6 +21,35 @@ pub(crate) enum Runnable {
     Raw(RawRunnable),
 }
 
+impl Runnable {
+    /// Asks the CPU to start loading the object this runnable will touch
+    /// first (a task's header, a raw runnable's data), while the runnable
+    /// before it runs: a burst of timers or tasks made long ago is cold in
+    /// cache by the time it runs.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self) {
+        let ptr = match self {
+            Runnable::Task(task) => task.as_ptr().as_ptr() as *const u8,
+            Runnable::Raw(raw) => raw.data as *const u8,
+            Runnable::Call(_) | Runnable::Foreign(_) => return,
+        };
+        prefetch_read(ptr);
+    }
+}
+
+/// A prefetch hint for the cache line at `ptr` (none off x86-64).
+#[inline(always)]
+fn prefetch_read(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and reads nothing
+    // the program sees, whatever the address; SSE is baseline on x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(ptr as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
 /// The functions behind a [`RawRunnable`] (as `RawWakerVTable` is behind a
 /// `Waker`).
 #[derive(Debug)]
