@@ -163,72 +163,77 @@ fn trampoline<'py>(
     }
 }
 
-/// `CoreLoop.call_soon(callback, *args, context=None)`.
-unsafe extern "C" fn call_soon(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
+/// A `METH_FASTCALL | METH_KEYWORDS` method of `CoreLoop` with the
+/// signature `name(fixed..., *args, context=None)`: parses the call and
+/// hands it to `body`.
+///
+/// # Safety
+///
+/// CPython is calling a method of `CoreLoop` so declared: the GIL is held,
+/// the method descriptor checked that `slf` is a `CoreLoop` (or a
+/// subclass), and the arguments follow the vectorcall convention (see
+/// `parse`).
+unsafe fn method<const N: usize>(
+    (slf, args, nargs, kwnames): (
+        *mut ffi::PyObject,
+        *const *mut ffi::PyObject,
+        ffi::Py_ssize_t,
+        *mut ffi::PyObject,
+    ),
+    name: &str,
+    fixed: [&str; N],
+    body: impl for<'py> FnOnce(&Bound<'py, CoreLoop>, VarArgs<'py, N>) -> PyResult<Bound<'py, PyAny>>,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls a method with the GIL held.
+    // SAFETY: the GIL is held (the caller's contract).
     let py = unsafe { Python::assume_attached() };
     trampoline(py, || {
-        // SAFETY: the method descriptor checked that `slf` is a CoreLoop
-        // (or a subclass) before calling.
+        // SAFETY: `slf` is a CoreLoop (the caller's contract).
         let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
-        // SAFETY: CPython's vectorcall convention (see `parse`).
-        let call = unsafe { parse(py, "call_soon", ["callback"], args, nargs, kwnames)? };
-        let [callback] = call.fixed;
-        CoreLoop::call_soon(&this, callback, call.rest, call.context)
+        // SAFETY: the vectorcall convention (the caller's contract).
+        let call = unsafe { parse(py, name, fixed, args, nargs, kwnames)? };
+        body(&this, call)
     })
 }
 
-/// `CoreLoop.call_at(when, callback, *args, context=None)`.
-unsafe extern "C" fn call_at(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls a method with the GIL held.
-    let py = unsafe { Python::assume_attached() };
-    trampoline(py, || {
-        // SAFETY: the method descriptor checked that `slf` is a CoreLoop.
-        let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
-        // SAFETY: CPython's vectorcall convention (see `parse`).
-        let call = unsafe { parse(py, "call_at", ["when", "callback"], args, nargs, kwnames)? };
-        let [when, callback] = call.fixed;
-        CoreLoop::call_at(&this, when, callback, call.rest, call.context)
-    })
+/// Defines `$fn`, the raw method `$name(fixed..., *args, context=None)`
+/// of `CoreLoop`, which calls `CoreLoop::$fn(this, fixed..., args,
+/// context)`.
+macro_rules! vararg_method {
+    ($(#[$doc:meta])* $fn:ident, [$($fixed:ident),+]) => {
+        $(#[$doc])*
+        unsafe extern "C" fn $fn(
+            slf: *mut ffi::PyObject,
+            args: *const *mut ffi::PyObject,
+            nargs: ffi::Py_ssize_t,
+            kwnames: *mut ffi::PyObject,
+        ) -> *mut ffi::PyObject {
+            let fixed = [$(stringify!($fixed)),+];
+            // SAFETY: CPython calls this as the method it is installed as.
+            unsafe {
+                method((slf, args, nargs, kwnames), stringify!($fn), fixed, |this, call| {
+                    let [$($fixed),+] = call.fixed;
+                    CoreLoop::$fn(this, $($fixed,)+ call.rest, call.context)
+                })
+            }
+        }
+    };
 }
 
-/// `CoreLoop.call_later(delay, callback, *args, context=None)`.
-unsafe extern "C" fn call_later(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls a method with the GIL held.
-    let py = unsafe { Python::assume_attached() };
-    trampoline(py, || {
-        // SAFETY: the method descriptor checked that `slf` is a CoreLoop.
-        let this = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
-        // SAFETY: CPython's vectorcall convention (see `parse`).
-        let call = unsafe {
-            parse(
-                py,
-                "call_later",
-                ["delay", "callback"],
-                args,
-                nargs,
-                kwnames,
-            )?
-        };
-        let [delay, callback] = call.fixed;
-        CoreLoop::call_later(&this, delay, callback, call.rest, call.context)
-    })
-}
+vararg_method!(
+    /// `CoreLoop.call_soon(callback, *args, context=None)`.
+    call_soon,
+    [callback]
+);
+vararg_method!(
+    /// `CoreLoop.call_at(when, callback, *args, context=None)`.
+    call_at,
+    [when, callback]
+);
+vararg_method!(
+    /// `CoreLoop.call_later(delay, callback, *args, context=None)`.
+    call_later,
+    [delay, callback]
+);
 
 /// `CoreLoop.get_debug()`: every new future asks.
 unsafe extern "C" fn get_debug(
