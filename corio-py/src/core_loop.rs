@@ -78,7 +78,7 @@ struct Inner {
     // takes `&self`, and the state that changes lives in `RefCell`s.
     rt: RefCell<Option<Runtime>>,
     fds: RefCell<HashMap<RawFd, FdWatch>>,
-    /// `{"loop": self}` while `run_forever` runs (see `loop_kwargs`).
+    /// `{"loop": self}` while the loop runs (see `loop_kwargs`).
     loop_kwargs: RefCell<Option<Py<PyDict>>>,
     /// One reading of both clocks (the same `CLOCK_MONOTONIC`), so that a
     /// float deadline maps to one instant, always the same: equal floats
@@ -223,22 +223,7 @@ impl CoreLoop {
     /// callback or signal handler raised that must stop the loop
     /// (`KeyboardInterrupt`, `SystemExit`).
     fn _run_once(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let this = slf.get();
-        let nowait = this.stopping.load(Ordering::Relaxed);
-        let inner = this.inner.get()?;
-        let rt = inner.rt()?;
-        let _busy = this.inner.enter_busy()?;
-        let _running = RunningGuard::enter(slf);
-        let _debug = debug_scope(this.debug());
-        if nowait {
-            rt.run_once_nowait();
-        } else {
-            rt.run_once();
-        }
-        match take_pending() {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+        CoreLoop::iterate(slf, true)
     }
 
     /// asyncio's `create_task`: `asyncio.Task(coro, loop=self, name=name,
@@ -285,36 +270,9 @@ impl CoreLoop {
     }
 
     /// `run_forever`'s loop, in Rust: iterations until `stop()` (asyncio's
-    /// `while True: _run_once(); if _stopping: break`).
-    ///
-    /// What `_run_once` sets up per iteration is set up once here; the
-    /// debug flag is re-read each iteration (a callback may change it).
+    /// `while True: _run_once(); if _stopping: break`), set up once.
     fn _core_run_forever(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let this = slf.get();
-        let inner = this.inner.get()?;
-        let rt = inner.rt()?;
-        let _busy = this.inner.enter_busy()?;
-        let _running = RunningGuard::enter(slf);
-        let _kwargs = LoopKwargs::enter(slf, inner)?;
-        let mut debug = this.debug();
-        let scope = debug_scope(debug);
-        let mut first = true;
-        rt.run_iterations(|| {
-            if !first {
-                if let Some(err) = take_pending() {
-                    return ControlFlow::Break(Err(err));
-                }
-                if this.stopping.load(Ordering::Relaxed) {
-                    return ControlFlow::Break(Ok(()));
-                }
-            }
-            first = false;
-            if this.debug() != debug {
-                debug = !debug;
-                scope.set(debug);
-            }
-            ControlFlow::Continue(this.stopping.load(Ordering::Relaxed))
-        })
+        CoreLoop::iterate(slf, false)
     }
 
     fn _core_get_stopping(&self) -> bool {
@@ -453,8 +411,9 @@ impl Drop for RunningGuard {
 }
 
 /// `{"loop": slf}`, the keywords of `Future(loop=...)` and `Task(...,
-/// loop=...)`: while `run_forever` runs, one dictionary serves every call
-/// (their `__init__` only reads it); otherwise a new one.
+/// loop=...)`: while the loop runs (`run_forever`, or one `_run_once`), one
+/// dictionary serves every call (their `__init__` only reads it); otherwise
+/// a new one.
 fn loop_kwargs<'py>(slf: &Bound<'py, CoreLoop>) -> PyResult<Bound<'py, PyDict>> {
     let py = slf.py();
     if let Ok(inner) = slf.get().inner.get() {
@@ -556,6 +515,40 @@ impl CoreLoop {
         }
         let secs = monotonic() + delay.extract::<f64>()?;
         CoreLoop::schedule(slf, (None, secs), callback, args, context)
+    }
+
+    /// Runs one iteration (`once`) or iterations until `stop()`, set up
+    /// once for all of them: each polls (not waiting while the loop is
+    /// stopping), fires due timers and runs what was ready. The debug flag
+    /// is re-read each iteration (a callback may change it). Raises what a
+    /// callback or signal handler raised that must stop the loop
+    /// (`KeyboardInterrupt`, `SystemExit`).
+    fn iterate(slf: &Bound<'_, Self>, once: bool) -> PyResult<()> {
+        let this = slf.get();
+        let inner = this.inner.get()?;
+        let rt = inner.rt()?;
+        let _busy = this.inner.enter_busy()?;
+        let _running = RunningGuard::enter(slf);
+        let _kwargs = LoopKwargs::enter(slf, inner)?;
+        let mut debug = this.debug();
+        let scope = debug_scope(debug);
+        let mut first = true;
+        rt.run_iterations(|| {
+            if !first {
+                if let Some(err) = take_pending() {
+                    return ControlFlow::Break(Err(err));
+                }
+                if once || this.stopping.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(Ok(()));
+                }
+            }
+            first = false;
+            if this.debug() != debug {
+                debug = !debug;
+                scope.set(debug);
+            }
+            ControlFlow::Continue(this.stopping.load(Ordering::Relaxed))
+        })
     }
 
     /// asyncio's debug mode (`get_debug`, a raw method in `fast_call`).
