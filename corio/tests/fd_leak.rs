@@ -6,17 +6,43 @@ use std::time::Duration;
 
 use corio::io::Async;
 use corio::net::{TcpListener, TcpStream};
-use corio::spawn;
+use corio::{spawn, LoopHandle, Runtime};
 use futures::AsyncReadExt;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-#[corio::test]
-async fn no_descriptor_leaks() {
-    registrations_are_released().await;
-    thousands_of_connections_leak_no_descriptors().await;
+#[test]
+fn no_descriptor_leaks() {
+    a_handle_outliving_its_loop_holds_no_descriptor();
+    corio::run(async {
+        registrations_are_released().await;
+        thousands_of_connections_leak_no_descriptors().await;
+    });
+}
+
+/// A handle kept after its loop is gone does not keep the loop's eventfd
+/// (or anything else of it) open.
+fn a_handle_outliving_its_loop_holds_no_descriptor() {
+    // Warm-up: lazily opened process-wide descriptors.
+    drop(Runtime::new().unwrap());
+    let before = open_fds();
+    let handles: Vec<LoopHandle> = (0..20)
+        .map(|_| {
+            let rt = Runtime::new().unwrap();
+            rt.handle()
+        })
+        .collect();
+    assert_eq!(
+        open_fds(),
+        before,
+        "descriptors of dropped loops are closed"
+    );
+    for handle in &handles {
+        assert!(handle.is_closed());
+        assert!(handle.call_soon_threadsafe(|| {}).is_err());
+    }
 }
 
 async fn registrations_are_released() {
