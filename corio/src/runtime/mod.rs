@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+pub use crate::driver::io::IoBackend;
 pub use callback::{call_at, call_later, call_soon, Handle};
 pub use debug::{SlowCallback, TaskInfo, TaskState};
 pub use handle::{LoopClosed, LoopHandle, RemoteTask};
@@ -97,6 +98,7 @@ pub struct Builder {
     wait_hooks: Option<Arc<dyn WaitHooks>>,
     event_interval: u32,
     poll_each_iteration: bool,
+    io_backend: Option<IoBackend>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -107,6 +109,7 @@ impl std::fmt::Debug for Builder {
             .field("slow_callback_duration", &self.slow_callback_duration)
             .field("event_interval", &self.event_interval)
             .field("poll_each_iteration", &self.poll_each_iteration)
+            .field("io_backend", &self.io_backend)
             .finish()
     }
 }
@@ -122,6 +125,7 @@ impl Default for Builder {
             wait_hooks: None,
             event_interval: 61,
             poll_each_iteration: false,
+            io_backend: None,
         }
     }
 }
@@ -215,10 +219,30 @@ impl Builder {
         self
     }
 
-    /// Builds the runtime. Fails only if the OS refuses an epoll instance or
-    /// an eventfd (for example at the file descriptor limit).
+    /// The kernel interface the loop waits on for I/O (see [`IoBackend`]).
+    /// Unset, the `CORIO_IO_BACKEND` environment variable decides, and
+    /// epoll when that is unset too.
+    ///
+    /// ```
+    /// use corio::runtime::IoBackend;
+    /// let rt = corio::Runtime::builder().io_backend(IoBackend::Epoll).build().unwrap();
+    /// assert_eq!(rt.io_backend(), IoBackend::Epoll);
+    /// ```
+    pub fn io_backend(mut self, backend: IoBackend) -> Builder {
+        self.io_backend = Some(backend);
+        self
+    }
+
+    /// Builds the runtime. Fails if the OS refuses the I/O backend (an
+    /// epoll instance or an eventfd at the file descriptor limit; io_uring
+    /// where the kernel lacks or forbids it: no fall-back to epoll), or if
+    /// `CORIO_IO_BACKEND` names no backend.
     pub fn build(self) -> io::Result<Runtime> {
-        self.build_on(crate::driver::io::Reactor::epoll()?)
+        let backend = match self.io_backend {
+            Some(backend) => backend,
+            None => IoBackend::from_env()?,
+        };
+        self.build_on(crate::driver::io::Reactor::with_backend(backend)?)
     }
 
     /// Builds the runtime over a given reactor (another backend).
@@ -276,6 +300,11 @@ impl Runtime {
     /// A [`Builder`] to configure a runtime.
     pub fn builder() -> Builder {
         Builder::new()
+    }
+
+    /// The kernel interface this loop waits on for I/O.
+    pub fn io_backend(&self) -> IoBackend {
+        self.core.reactor().io_backend().unwrap_or_default()
     }
 
     /// Runs `future` to completion on this loop, running spawned tasks,

@@ -93,7 +93,7 @@ impl Backend for EpollBackend {
             // No interest: out of epoll (a level-triggered hang-up would
             // otherwise be reported at every poll).
             Mode::Level(interest) if interest.is_empty() => {
-                let _ = self.deregister(fd);
+                let _ = self.deregister(fd, token);
                 Ok(())
             }
             Mode::Level(interest) => {
@@ -107,7 +107,7 @@ impl Backend for EpollBackend {
         }
     }
 
-    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+    fn deregister(&self, fd: RawFd, _token: u64) -> io::Result<()> {
         self.poll.borrow().registry().deregister(&mut SourceFd(&fd))
     }
 

@@ -1,6 +1,6 @@
 //! The I/O driver: descriptors registered with a readiness [`Backend`]
-//! (epoll today), each with a [`ScheduledIo`] holding its readiness and
-//! waiters.
+//! (epoll, or io_uring's poll requests), each with a [`ScheduledIo`]
+//! holding its readiness and waiters.
 //!
 //! The loop calls [`Reactor::poll`] once per iteration (or once every
 //! `event_interval` runnables while work is ready); readiness is stored on
@@ -17,6 +17,7 @@ mod epoll;
 #[cfg(test)]
 pub(crate) mod poll_backend;
 pub(crate) mod scheduled_io;
+mod uring;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -31,6 +32,77 @@ use slab::Slab;
 
 pub(crate) use epoll::EpollBackend;
 pub(crate) use scheduled_io::{Direction, ScheduledIo};
+pub(crate) use uring::UringBackend;
+
+/// Which kernel interface a loop waits on for I/O readiness.
+///
+/// Chosen per runtime with [`Builder::io_backend`](crate::runtime::Builder::io_backend),
+/// or for every runtime of a process with the `CORIO_IO_BACKEND`
+/// environment variable (`epoll` or `io_uring`). Asking for io_uring where
+/// the kernel refuses it is an error when the runtime is built, never a
+/// silent fall-back to epoll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum IoBackend {
+    /// `epoll(7)`, edge-triggered for corio's own sockets (the default).
+    #[default]
+    Epoll,
+    /// io_uring poll requests (Linux 5.13 or later): multishot polls for
+    /// corio's own sockets, one-shot polls re-armed for level-triggered
+    /// watches. Reads and writes stay system calls of their own.
+    IoUring,
+}
+
+impl IoBackend {
+    /// The environment variable that picks the backend of runtimes whose
+    /// builder was not told.
+    pub const ENV: &'static str = "CORIO_IO_BACKEND";
+
+    /// The backend named by `CORIO_IO_BACKEND` (epoll when it is unset or
+    /// empty); an error naming the accepted values for anything else.
+    pub fn from_env() -> io::Result<IoBackend> {
+        match std::env::var(Self::ENV) {
+            Err(std::env::VarError::NotPresent) => Ok(IoBackend::Epoll),
+            Ok(value) => value.parse(),
+            Err(e) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: {e}", Self::ENV),
+            )),
+        }
+    }
+
+    /// The name `CORIO_IO_BACKEND` takes for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoBackend::Epoll => "epoll",
+            IoBackend::IoUring => "io_uring",
+        }
+    }
+}
+
+impl std::str::FromStr for IoBackend {
+    type Err = io::Error;
+
+    fn from_str(s: &str) -> io::Result<IoBackend> {
+        match s.trim() {
+            "" | "epoll" => Ok(IoBackend::Epoll),
+            "io_uring" | "io-uring" | "uring" => Ok(IoBackend::IoUring),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "unknown I/O backend {other:?} (in {}): use \"epoll\" or \"io_uring\"",
+                    IoBackend::ENV
+                ),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for IoBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Which readiness a level-triggered registration asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -108,8 +180,9 @@ pub(crate) trait Backend {
     fn register(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()>;
     /// Changes what `fd` (registered under `token`) reports.
     fn reregister(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()>;
-    /// Stops reporting `fd` (an error when it is already closed is fine).
-    fn deregister(&self, fd: RawFd) -> io::Result<()>;
+    /// Stops reporting `fd`, registered under `token` (an error when it is
+    /// already closed is fine).
+    fn deregister(&self, fd: RawFd, token: u64) -> io::Result<()>;
     /// Waits up to `timeout` (`None`: until something happens) and appends
     /// `(token, readiness)` for each event to `events`.
     fn poll(&self, timeout: Option<Duration>, events: &mut Vec<(u64, u8)>) -> io::Result<Polled>;
@@ -122,11 +195,14 @@ fn token(key: usize, generation: u32) -> u64 {
     (key as u64 & 0xffff_ffff) | (u64::from(generation) << 32)
 }
 
-/// The backend a reactor runs on. epoll is called directly (its events go
-/// straight to the registrations, inlined: the hot path of every
-/// iteration); any other [`Backend`] through the trait.
+/// The backend a reactor runs on. epoll and io_uring are called directly
+/// (their events go straight to the registrations, inlined: the hot path
+/// of every iteration); any other [`Backend`] through the trait.
+// One per loop: its size does not matter, a pointer chase per poll would.
+#[allow(clippy::large_enum_variant)]
 enum Driver {
     Epoll(EpollBackend),
+    Uring(UringBackend),
     #[cfg_attr(not(test), allow(dead_code))]
     Other(Box<dyn Backend>),
 }
@@ -135,6 +211,7 @@ impl Driver {
     fn backend(&self) -> &dyn Backend {
         match self {
             Driver::Epoll(epoll) => epoll,
+            Driver::Uring(uring) => uring,
             Driver::Other(other) => &**other,
         }
     }
@@ -170,9 +247,32 @@ impl Reactor {
         }
     }
 
-    /// A reactor over epoll.
-    pub(crate) fn epoll() -> io::Result<Reactor> {
-        Ok(Reactor::on(Driver::Epoll(EpollBackend::new()?)))
+    /// A reactor over `backend`; io_uring's errors say that it was
+    /// io_uring that failed and how to choose epoll instead.
+    pub(crate) fn with_backend(backend: IoBackend) -> io::Result<Reactor> {
+        match backend {
+            IoBackend::Epoll => Ok(Reactor::on(Driver::Epoll(EpollBackend::new()?))),
+            IoBackend::IoUring => match UringBackend::new() {
+                Ok(uring) => Ok(Reactor::on(Driver::Uring(uring))),
+                Err(e) => Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the io_uring I/O backend cannot start: {e} (choose epoll: \
+                         {}=epoll, or Builder::io_backend(IoBackend::Epoll))",
+                        IoBackend::ENV
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// Which backend this reactor runs on (`None`: a test backend).
+    pub(crate) fn io_backend(&self) -> Option<IoBackend> {
+        match self.driver {
+            Driver::Epoll(_) => Some(IoBackend::Epoll),
+            Driver::Uring(_) => Some(IoBackend::IoUring),
+            Driver::Other(_) => None,
+        }
     }
 
     fn backend(&self) -> &dyn Backend {
@@ -208,6 +308,7 @@ impl Reactor {
         };
         match &self.driver {
             Driver::Epoll(epoll) => epoll.poll_with(timeout, &mut deliver),
+            Driver::Uring(uring) => uring.poll_with(timeout, &mut deliver),
             Driver::Other(other) => {
                 let mut events = self.events.borrow_mut();
                 let polled = other.poll(timeout, &mut events)?;
@@ -222,27 +323,30 @@ impl Reactor {
     /// Registers `fd` (already non-blocking for edge mode).
     pub(crate) fn register(&self, fd: RawFd, mode: Mode) -> io::Result<Rc<ScheduledIo>> {
         let mut sources = self.sources.borrow_mut();
-        let entry = sources.vacant_entry();
+        let key = sources.vacant_key();
         let generation = self.generation.get().wrapping_add(1);
         self.generation.set(generation);
         let level = matches!(mode, Mode::Level(_));
-        let io = Rc::new(ScheduledIo::new(entry.key(), generation, level));
-        let tok = token(entry.key(), generation);
+        let io = Rc::new(ScheduledIo::new(key, generation, level));
+        let tok = token(key, generation);
         if let Mode::Level(interest) = mode {
             let mut level_fds = self.level_fds.borrow_mut();
-            if level_fds.contains_key(&fd) {
+            if let Some(old) = level_fds.get(&fd).and_then(|&old| sources.get(old)) {
                 // The descriptor number was closed and reused behind an
                 // older registration's back: this registration takes it.
-                self.backend().reregister(fd, tok, mode)?;
-            } else {
-                self.backend().register(fd, tok, mode)?;
+                if !old.level_interest.get().is_empty() {
+                    let _ = self
+                        .backend()
+                        .deregister(fd, token(old.key, old.generation));
+                }
             }
+            self.backend().register(fd, tok, mode)?;
             io.level_interest.set(interest);
-            level_fds.insert(fd, entry.key());
+            level_fds.insert(fd, key);
         } else {
             self.backend().register(fd, tok, mode)?;
         }
-        entry.insert(io.clone());
+        sources.insert(io.clone());
         Ok(io)
     }
 
@@ -264,7 +368,7 @@ impl Reactor {
             (true, true) => {}
             (true, false) => self.backend().register(fd, tok, mode)?,
             (false, true) => {
-                let _ = self.backend().deregister(fd);
+                let _ = self.backend().deregister(fd, tok);
             }
             (false, false) => self.backend().reregister(fd, tok, mode)?,
         }
@@ -289,7 +393,7 @@ impl Reactor {
         if self.owns(fd, io) {
             if in_backend {
                 // The fd may already be closed, which removed it from epoll.
-                let _ = self.backend().deregister(fd);
+                let _ = self.backend().deregister(fd, token(io.key, io.generation));
             }
             let mut level_fds = self.level_fds.borrow_mut();
             if level_fds.get(&fd) == Some(&io.key) {

@@ -65,7 +65,7 @@ impl Backend for PollBackend {
         self.register(fd, token, mode)
     }
 
-    fn deregister(&self, fd: RawFd) -> io::Result<()> {
+    fn deregister(&self, fd: RawFd, _token: u64) -> io::Result<()> {
         self.fds.borrow_mut().remove(&fd);
         Ok(())
     }

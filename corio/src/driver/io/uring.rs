@@ -1,0 +1,513 @@
+//! The io_uring backend: readiness through io_uring poll requests instead
+//! of epoll, behind the same [`Backend`] interface (reads and writes stay
+//! `read(2)`/`write(2)` on non-blocking descriptors, so `AsyncRead` and
+//! `AsyncWrite` are unchanged).
+//!
+//! - An edge-triggered registration is one multishot `POLL_ADD`: a
+//!   completion each time the descriptor's wait queue is woken with a
+//!   matching event, which is what `EPOLLET` reports.
+//! - A level-triggered one is a one-shot `POLL_ADD`, armed again as soon as
+//!   it completes: a descriptor that stays ready completes at every wait,
+//!   as a level-triggered epoll entry is reported at every `epoll_wait`.
+//! - Registering and re-arming queue entries without a system call: they
+//!   go to the kernel with the next wait. Removing one is submitted at once,
+//!   because a poll request holds its file open (unlike an epoll entry), and
+//!   the owner closes the descriptor right after deregistering it.
+//! - The cross-thread wake-up is an eventfd with a multishot poll on it.
+//! - A wait with a zero timeout makes no system call at all when nothing is
+//!   queued and the kernel has no completion work pending for this thread
+//!   (`IORING_SETUP_TASKRUN_FLAG`), where epoll needs an `epoll_wait`.
+//!
+//! Needs Linux 5.13 (multishot poll, timeouts on the wait); [`UringBackend::new`]
+//! checks and fails otherwise.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use io_uring::squeue::Entry;
+use io_uring::types::{Fd, SubmitArgs, Timespec};
+use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
+use slab::Slab;
+
+use super::scheduled_io::{ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::{Backend, Mode, Notify, Polled};
+
+/// The user data of the eventfd's poll.
+const WAKE: u64 = u64::MAX;
+/// Marks the user data of a poll removal (the rest is the poll's key).
+const REMOVE: u64 = 1 << 63;
+
+/// Submission queue entries; completions get 16 times as many (a multishot
+/// poll may post several before the loop reads them; the kernel keeps any
+/// overflow, ending the multishot polls concerned, which are re-armed).
+const SQ_ENTRIES: u32 = 256;
+const CQ_ENTRIES: u32 = 4096;
+
+/// Counts forks (in the child): a ring's memory is not shared with a child
+/// (`MADV_DONTFORK`), so a backend created before a fork must not touch it.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+fn count_forks() -> u64 {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn in_child() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+    ONCE.call_once(|| {
+        // SAFETY: registers a child handler that only increments an atomic
+        // (async-signal-safe: no allocation, no lock).
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+    FORKS.load(Ordering::Relaxed)
+}
+
+/// One registered descriptor, by its reactor key (a token's low 32 bits).
+#[derive(Clone, Copy)]
+struct Reg {
+    fd: RawFd,
+    token: u64,
+    mode: Mode,
+    /// The poll request armed for it, if any (its key in `ops`).
+    armed: Option<usize>,
+}
+
+/// A poll request in flight; its key in the slab is its user data.
+struct Op {
+    token: u64,
+    /// False once removal was asked: a late completion is then ignored.
+    live: bool,
+}
+
+pub(crate) struct UringBackend {
+    ring: RefCell<IoUring>,
+    regs: RefCell<Vec<Option<Reg>>>,
+    ops: RefCell<Slab<Op>>,
+    wake: Arc<EventFd>,
+    forks_at_creation: u64,
+}
+
+/// The eventfd that other threads write to wake the loop.
+struct EventFd(OwnedFd);
+
+impl Notify for EventFd {
+    fn notify(&self) -> io::Result<()> {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: write(2) of eight bytes from a valid buffer to our eventfd.
+        let n = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), 8) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            // The counter is full: the loop has a wake-up pending anyway.
+            if e.kind() != io::ErrorKind::WouldBlock {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn build_ring() -> io::Result<IoUring> {
+    let with_taskrun = IoUring::builder()
+        .dontfork()
+        .setup_cqsize(CQ_ENTRIES)
+        .setup_coop_taskrun()
+        .setup_taskrun_flag()
+        .build(SQ_ENTRIES);
+    match with_taskrun {
+        // Before 5.19 the kernel refuses these two flags: run without.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::builder()
+            .dontfork()
+            .setup_cqsize(CQ_ENTRIES)
+            .build(SQ_ENTRIES),
+        other => other,
+    }
+}
+
+/// The poll events a registration asks for.
+fn poll_mask(mode: Mode) -> u32 {
+    let mut mask = libc::POLLRDHUP as u32;
+    match mode {
+        Mode::Edge => mask |= (libc::POLLIN | libc::POLLOUT) as u32,
+        Mode::Level(interest) => {
+            if interest.is_readable() {
+                mask |= libc::POLLIN as u32;
+            }
+            if interest.is_writable() {
+                mask |= libc::POLLOUT as u32;
+            }
+        }
+    }
+    mask
+}
+
+/// Whether a registration in `mode` has a poll request armed.
+fn wants_poll(mode: Mode) -> bool {
+    match mode {
+        Mode::Edge => true,
+        Mode::Level(interest) => !interest.is_empty(),
+    }
+}
+
+/// A completed poll's event mask as readiness bits, read as mio reads an
+/// epoll event (so both backends report the same states).
+fn readiness(mask: u32) -> u8 {
+    let has = |bit: i16| mask & bit as u32 != 0;
+    let mut ready = 0;
+    if has(libc::POLLIN) || has(libc::POLLPRI) {
+        ready |= READABLE;
+    }
+    if has(libc::POLLOUT) {
+        ready |= WRITABLE;
+    }
+    if has(libc::POLLHUP) || (has(libc::POLLIN) && has(libc::POLLRDHUP)) {
+        ready |= READ_CLOSED;
+    }
+    if has(libc::POLLHUP)
+        || (has(libc::POLLOUT) && has(libc::POLLERR))
+        || mask == libc::POLLERR as u32
+    {
+        ready |= WRITE_CLOSED;
+    }
+    if has(libc::POLLERR) {
+        ready |= ERROR;
+    }
+    ready
+}
+
+/// Queues `sqe`, handing the queue to the kernel first if it is full.
+fn push(sq: &mut SubmissionQueue<'_>, submitter: &Submitter<'_>, sqe: &Entry) -> io::Result<()> {
+    loop {
+        // SAFETY: poll and poll-removal entries carry no pointer into our
+        // memory: nothing the kernel holds can outlive what it points to.
+        if unsafe { sq.push(sqe) }.is_ok() {
+            return Ok(());
+        }
+        sq.sync();
+        submitter.submit()?;
+        sq.sync();
+    }
+}
+
+impl UringBackend {
+    /// A ring, and the eventfd that wakes it, checked to support what this
+    /// backend needs (multishot poll, a timeout on the wait).
+    pub(crate) fn new() -> io::Result<UringBackend> {
+        let forks_at_creation = count_forks();
+        let ring = build_ring()?;
+        if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this kernel's io_uring lacks timed waits (Linux 5.11 or later is needed)",
+            ));
+        }
+        // SAFETY: eventfd(2) returns a new descriptor or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned here.
+        let wake = Arc::new(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }));
+        let backend = UringBackend {
+            ring: RefCell::new(ring),
+            regs: RefCell::new(Vec::new()),
+            ops: RefCell::new(Slab::new()),
+            wake,
+            forks_at_creation,
+        };
+        backend.arm_wake()?;
+        backend.check_multishot()?;
+        Ok(backend)
+    }
+
+    /// Proves that multishot poll works (Linux 5.13): wakes the eventfd
+    /// and expects a completion that says more will follow.
+    fn check_multishot(&self) -> io::Result<()> {
+        self.wake.notify()?;
+        let mut ring = self.ring.borrow_mut();
+        ring.submit_and_wait(1)?;
+        let cqe = ring.completion().next();
+        match cqe {
+            Some(cqe)
+                if cqe.user_data() == WAKE && cqe.result() > 0 && cqueue::more(cqe.flags()) =>
+            {
+                Ok(())
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this kernel's io_uring lacks multishot poll (Linux 5.13 or later is needed)",
+            )),
+        }
+    }
+
+    fn arm_wake(&self) -> io::Result<()> {
+        let sqe = opcode::PollAdd::new(Fd(self.wake.0.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(WAKE);
+        let mut ring = self.ring.borrow_mut();
+        let (submitter, mut sq, _) = ring.split();
+        push(&mut sq, &submitter, &sqe)
+    }
+
+    /// Fails in a child forked after this backend was made: the ring's
+    /// memory is the parent's and was not copied.
+    fn check_process(&self) -> io::Result<()> {
+        if FORKS.load(Ordering::Relaxed) != self.forks_at_creation {
+            return Err(io::Error::other(
+                "this loop's io_uring belongs to the process that created it (used after fork)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Arms a poll request for `reg` (queued, not yet submitted).
+    fn arm(
+        ops: &mut Slab<Op>,
+        sq: &mut SubmissionQueue<'_>,
+        submitter: &Submitter<'_>,
+        reg: &mut Reg,
+    ) -> io::Result<()> {
+        let key = ops.insert(Op {
+            token: reg.token,
+            live: true,
+        });
+        let sqe = opcode::PollAdd::new(Fd(reg.fd), poll_mask(reg.mode))
+            .multi(matches!(reg.mode, Mode::Edge))
+            .build()
+            .user_data(key as u64);
+        if let Err(e) = push(sq, submitter, &sqe) {
+            ops.remove(key);
+            return Err(e);
+        }
+        reg.armed = Some(key);
+        Ok(())
+    }
+
+    /// Asks the kernel to remove `reg`'s poll request, if one is armed.
+    fn disarm(
+        ops: &mut Slab<Op>,
+        sq: &mut SubmissionQueue<'_>,
+        submitter: &Submitter<'_>,
+        reg: &mut Reg,
+    ) -> io::Result<()> {
+        if let Some(key) = reg.armed.take() {
+            ops[key].live = false;
+            Self::remove(sq, submitter, key)?;
+        }
+        Ok(())
+    }
+
+    /// Queues the removal of poll request `key`.
+    fn remove(
+        sq: &mut SubmissionQueue<'_>,
+        submitter: &Submitter<'_>,
+        key: usize,
+    ) -> io::Result<()> {
+        let sqe = opcode::PollRemove::new(key as u64)
+            .build()
+            .user_data(REMOVE | key as u64);
+        push(sq, submitter, &sqe)
+    }
+
+    /// Runs `f` on the registration table, the poll table and the queue.
+    fn with_queue<R>(
+        &self,
+        f: impl FnOnce(
+            &mut Vec<Option<Reg>>,
+            &mut Slab<Op>,
+            &mut SubmissionQueue<'_>,
+            &Submitter<'_>,
+        ) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.check_process()?;
+        let mut ring = self.ring.borrow_mut();
+        let (submitter, mut sq, _) = ring.split();
+        f(
+            &mut self.regs.borrow_mut(),
+            &mut self.ops.borrow_mut(),
+            &mut sq,
+            &submitter,
+        )
+    }
+
+    /// [`Backend::poll`], handing each event to `deliver` (inlined into the
+    /// reactor's loop, as epoll's).
+    #[inline]
+    pub(crate) fn poll_with(
+        &self,
+        timeout: Option<Duration>,
+        deliver: &mut impl FnMut(u64, u8),
+    ) -> io::Result<Polled> {
+        self.check_process()?;
+        let mut polled = Polled::default();
+        let mut ring = self.ring.borrow_mut();
+        let (submitter, mut sq, mut cq) = ring.split();
+        sq.sync();
+        let entered = match timeout {
+            Some(Duration::ZERO) => {
+                if sq.is_empty() && !sq.taskrun() && !sq.cq_overflow() {
+                    Ok(0) // nothing to hand over, nothing to collect
+                } else {
+                    submitter.submit()
+                }
+            }
+            None => submitter.submit_and_wait(1),
+            Some(timeout) => {
+                let ts = Timespec::from(timeout);
+                submitter.submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+            }
+        };
+        match entered {
+            Ok(_) => {}
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EINTR) => polled.interrupted = true,
+                // Timed out; or completions must be read before more fit.
+                Some(libc::ETIME) | Some(libc::EBUSY) | Some(libc::EAGAIN) => {}
+                _ => return Err(e),
+            },
+        }
+        sq.sync();
+        cq.sync();
+        let mut regs = self.regs.borrow_mut();
+        let mut ops = self.ops.borrow_mut();
+        for cqe in &mut cq {
+            let user_data = cqe.user_data();
+            let more = cqueue::more(cqe.flags());
+            if user_data == WAKE {
+                polled.notified = true;
+                if !more {
+                    let sqe =
+                        opcode::PollAdd::new(Fd(self.wake.0.as_raw_fd()), libc::POLLIN as u32)
+                            .multi(true)
+                            .build()
+                            .user_data(WAKE);
+                    push(&mut sq, &submitter, &sqe)?;
+                }
+                continue;
+            }
+            if user_data & REMOVE != 0 {
+                // The poll was completing just then (its completion work
+                // queued): ask again, or it keeps its file open.
+                let key = (user_data & !REMOVE) as usize;
+                let pending = ops.get(key).is_some_and(|op| !op.live);
+                if cqe.result() == -libc::EALREADY && pending {
+                    Self::remove(&mut sq, &submitter, key)?;
+                }
+                continue;
+            }
+            let key = user_data as usize;
+            let Some(op) = ops.get(key) else { continue };
+            let (token, live) = (op.token, op.live);
+            if !more {
+                ops.remove(key);
+            }
+            if !live {
+                continue;
+            }
+            let result = cqe.result();
+            if result >= 0 {
+                deliver(token, readiness(result as u32));
+            } else if result != -libc::ECANCELED {
+                deliver(token, ERROR);
+            }
+            if more {
+                continue;
+            }
+            // A one-shot poll fired, or a multishot one ended: arm it again
+            // if its registration still wants it.
+            let slot = regs.get_mut((token & 0xffff_ffff) as usize);
+            if let Some(Some(reg)) = slot {
+                if reg.token == token && reg.armed == Some(key) {
+                    reg.armed = None;
+                    if result >= 0 && wants_poll(reg.mode) {
+                        Self::arm(&mut ops, &mut sq, &submitter, reg)?;
+                    }
+                }
+            }
+        }
+        Ok(polled)
+    }
+}
+
+impl Backend for UringBackend {
+    fn register(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()> {
+        if matches!(mode, Mode::Level(_)) {
+            // The poll request is submitted later: refuse a bad descriptor
+            // now, as epoll_ctl would.
+            // SAFETY: F_GETFD reads a descriptor's flags; any number is fine.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        self.with_queue(|regs, ops, sq, submitter| {
+            let key = (token & 0xffff_ffff) as usize;
+            if regs.len() <= key {
+                regs.resize(key + 1, None);
+            }
+            let mut reg = Reg {
+                fd,
+                token,
+                mode,
+                armed: None,
+            };
+            if wants_poll(mode) {
+                Self::arm(ops, sq, submitter, &mut reg)?;
+            }
+            regs[key] = Some(reg);
+            Ok(())
+        })
+    }
+
+    fn reregister(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()> {
+        let key = (token & 0xffff_ffff) as usize;
+        let known = matches!(self.regs.borrow().get(key), Some(Some(reg)) if reg.token == token);
+        if !known {
+            return self.register(fd, token, mode);
+        }
+        self.with_queue(|regs, ops, sq, submitter| {
+            let Some(Some(reg)) = regs.get_mut(key) else {
+                return Ok(());
+            };
+            if reg.mode == mode && reg.fd == fd {
+                return Ok(());
+            }
+            Self::disarm(ops, sq, submitter, reg)?;
+            reg.mode = mode;
+            reg.fd = fd;
+            if wants_poll(mode) {
+                Self::arm(ops, sq, submitter, reg)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn deregister(&self, _fd: RawFd, token: u64) -> io::Result<()> {
+        self.with_queue(|regs, ops, sq, submitter| {
+            let key = (token & 0xffff_ffff) as usize;
+            let Some(slot) = regs.get_mut(key) else {
+                return Ok(());
+            };
+            let Some(mut reg) = slot.take_if(|reg| reg.token == token) else {
+                return Ok(());
+            };
+            if reg.armed.is_some() {
+                Self::disarm(ops, sq, submitter, &mut reg)?;
+                // Now, not with the next wait: the poll holds the file open
+                // and its owner is about to close it.
+                sq.sync();
+                submitter.submit()?;
+            }
+            Ok(())
+        })
+    }
+
+    fn poll(&self, timeout: Option<Duration>, out: &mut Vec<(u64, u8)>) -> io::Result<Polled> {
+        self.poll_with(timeout, &mut |token, ready| out.push((token, ready)))
+    }
+
+    fn notifier(&self) -> Arc<dyn Notify> {
+        self.wake.clone()
+    }
+}
