@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # All tests: the Rust workspace, then the Python front on CPython 3.10-3.13
-# (pytest and CPython's asyncio conformance modules).
+# (pytest and CPython's asyncio conformance modules), each on both I/O
+# backends (epoll, io_uring).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # PostgreSQL (the tokio-postgres test starts a server of its own) and wrk.
 scripts/ensure-services.sh
 cargo test --workspace --all-features
+# Every Rust test again on the io_uring backend (tests/io_backend.rs asserts
+# that it is the one running).
+CORIO_IO_BACKEND=io_uring cargo test --workspace --all-features
 # The HTTP example serves, asks itself, and shuts down gracefully.
 cargo run -q -p corio --features http --example http_serve -- --self-test
 cargo run -q -p corio --features http --example websocket -- --self-test

@@ -212,6 +212,12 @@ impl CoreLoop {
         })
     }
 
+    /// The kernel interface the loop waits on for I/O: `"epoll"` or
+    /// `"io_uring"` (chosen by `CORIO_IO_BACKEND` when the loop was made).
+    fn io_backend(&self) -> PyResult<&'static str> {
+        Ok(self.inner.get()?.rt()?.io_backend().name())
+    }
+
     /// `time.monotonic()`, the loop's clock.
     #[staticmethod]
     fn time() -> f64 {

@@ -45,6 +45,8 @@ class CoreLoop:
     """corio's Rust loop: the native base class of ``corio.Loop``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def io_backend(self) -> str:
+        """``"epoll"`` or ``"io_uring"``: what the loop waits on for I/O."""
     @staticmethod
     def time() -> float: ...
     def call_soon(
