@@ -1,12 +1,13 @@
 """One benchmark row on one event loop, in this (fresh) process; prints
 microseconds per operation. Every loop runs the same code.
 
-    python loop_rows.py LOOP ROW      # LOOP: asyncio | uvloop | rloop | rsloop | corio
+    python loop_rows.py LOOP ROW      # LOOP: asyncio | uvloop | rloop | rsloop | corio | corio-uring
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import time
@@ -14,9 +15,11 @@ from collections.abc import Callable
 
 
 def new_loop(which: str) -> asyncio.AbstractEventLoop:
-    if which == "corio":
+    if which in ("corio", "corio-uring"):
         import corio
 
+        if which == "corio-uring":  # the same loop on the io_uring backend
+            os.environ["CORIO_IO_BACKEND"] = "io_uring"
         return corio.new_event_loop()
     if which == "uvloop":
         import uvloop

@@ -10,9 +10,9 @@ conns=${1:-50}
 rounds=${2:-400}
 root=$(cd ../.. && pwd)
 command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; }
-for loop in asyncio uvloop corio; do
+for loop in asyncio uvloop corio corio-uring; do
     py="$root/target/py-venvs/3.11-uvloop/bin/python"
-    [ "$loop" = corio ] && py="$root/target/py-venvs/3.11/bin/python"
+    [[ "$loop" == corio* ]] && py="$root/target/py-venvs/3.11/bin/python"
     out=$(mktemp -d)
     "$py" echo_server.py "$loop" >"$out/port" &
     server=$!

@@ -21,7 +21,7 @@ const SECS: u64 = 5;
 const MSG: usize = 64;
 const RUNTIMES: [&str; 3] = ["corio", "tokio", "smol"];
 /// tcp_echo also runs on monoio (io_uring); http does not (no hyper glue).
-const TCP_RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
+const TCP_RUNTIMES: [&str; 5] = ["corio", "corio-uring", "tokio", "smol", "monoio"];
 
 fn user_cpu_us() -> u64 {
     // SAFETY: getrusage fills the struct we pass.
@@ -297,6 +297,11 @@ fn start_server(
     } else {
         Command::new(&exe)
     };
+    // corio on its io_uring backend: the same server code, another reactor.
+    if rt == "corio-uring" {
+        cmd.env("CORIO_IO_BACKEND", "io_uring");
+    }
+    let rt = if rt == "corio-uring" { "corio" } else { rt };
     let mut child = cmd
         .args([role, rt])
         .args(extra)
@@ -574,7 +579,11 @@ pub fn run_http(runs: usize) -> Vec<Row> {
         eprintln!("  skipped: http (wrk is not available)");
         return Vec::new();
     }
-    let hand: Vec<(&str, &'static str)> = RUNTIMES.iter().map(|r| (*r, *r)).collect();
+    let hand: Vec<(&str, &'static str)> = RUNTIMES
+        .iter()
+        .chain(&["corio-uring"])
+        .map(|r| (*r, *r))
+        .collect();
     vec![
         http_row("http (hyper hello, wrk -c50)", &hand, runs),
         // corio::http::serve beside axum::serve on tokio (an axum Router

@@ -47,7 +47,7 @@ impl Row {
     /// corio's advantage over the best peer: > 1 means corio is better.
     pub fn ratio(&self) -> Option<(f64, &'static str)> {
         let corio = self.figures.iter().find(|(n, _)| *n == "corio")?.1;
-        let peers = self.figures.iter().filter(|(n, _)| *n != "corio");
+        let peers = self.figures.iter().filter(|(n, _)| !n.starts_with("corio"));
         let best = match self.better {
             Better::Lower => peers.min_by(|a, b| a.1.partial_cmp(&b.1).unwrap())?,
             Better::Higher => peers.max_by(|a, b| a.1.partial_cmp(&b.1).unwrap())?,

@@ -19,7 +19,9 @@ use crate::Runtime;
 /// descriptor another library owns and reads itself.
 ///
 /// The watch does not own the descriptor: drop the watch before closing
-/// it. If the descriptor is closed first and its number reused by a new
+/// it (on the io_uring backend a descriptor closed first stays open until
+/// the watch is dropped or changes interest: the kernel's poll request
+/// holds the file). If the descriptor is closed first and its number reused by a new
 /// watch, the new watch keeps it (dropping the old one does not remove the
 /// new registration).
 ///
