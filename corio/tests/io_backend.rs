@@ -121,6 +121,33 @@ fn each_backend_lets_go_of_a_dropped_socket() {
     }
 }
 
+/// The same with the loop stopped right after the drop and the peer a
+/// blocking socket of this thread: the socket must be closed by the time
+/// `block_on` returns, not at the loop's next wait.
+#[test]
+fn each_backend_closes_a_dropped_socket_before_the_loop_runs_again() {
+    for backend in BACKENDS {
+        let rt = Runtime::builder().io_backend(backend).build().unwrap();
+        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        for _ in 0..20 {
+            let mut peer = std::net::TcpStream::connect(addr).unwrap();
+            peer.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            rt.block_on(async {
+                let (accepted, _) = listener.accept().await.unwrap();
+                accepted.write_all(b"bye").await.unwrap();
+                drop(accepted);
+            });
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).unwrap_or_else(|e| {
+                panic!("{backend}: no end of stream while the loop is idle: {e}")
+            });
+            assert_eq!(got, b"bye");
+        }
+    }
+}
+
 /// A level-triggered watch reports a descriptor at every iteration while
 /// it stays readable, and stops once it is drained, on each backend.
 #[test]

@@ -85,6 +85,9 @@ pub(crate) struct UringBackend {
     ring: RefCell<IoUring>,
     regs: RefCell<Vec<Option<Reg>>>,
     ops: RefCell<Slab<Op>>,
+    /// Completions `deregister` read to find its removal's answer, for the
+    /// next poll to handle first.
+    stashed: RefCell<Vec<cqueue::Entry>>,
     wake: Arc<EventFd>,
     forks_at_creation: u64,
 }
@@ -213,6 +216,7 @@ impl UringBackend {
             ring: RefCell::new(ring),
             regs: RefCell::new(Vec::new()),
             ops: RefCell::new(Slab::new()),
+            stashed: RefCell::new(Vec::new()),
             wake,
             forks_at_creation,
         };
@@ -242,13 +246,18 @@ impl UringBackend {
     }
 
     fn arm_wake(&self) -> io::Result<()> {
+        let mut ring = self.ring.borrow_mut();
+        let (submitter, mut sq, _) = ring.split();
+        self.push_wake(&mut sq, &submitter)
+    }
+
+    /// Queues the eventfd's multishot poll.
+    fn push_wake(&self, sq: &mut SubmissionQueue<'_>, submitter: &Submitter<'_>) -> io::Result<()> {
         let sqe = opcode::PollAdd::new(Fd(self.wake.0.as_raw_fd()), libc::POLLIN as u32)
             .multi(true)
             .build()
             .user_data(WAKE);
-        let mut ring = self.ring.borrow_mut();
-        let (submitter, mut sq, _) = ring.split();
-        push(&mut sq, &submitter, &sqe)
+        push(sq, submitter, &sqe)
     }
 
     /// Fails in a child forked after this backend was made: the ring's
@@ -342,6 +351,14 @@ impl UringBackend {
     ) -> io::Result<Polled> {
         self.check_process()?;
         let mut polled = Polled::default();
+        // Completions read ahead by `deregister` come first; with some, the
+        // wait must not block.
+        let stashed = std::mem::take(&mut *self.stashed.borrow_mut());
+        let timeout = if stashed.is_empty() {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        };
         let mut ring = self.ring.borrow_mut();
         let (submitter, mut sq, mut cq) = ring.split();
         sq.sync();
@@ -372,63 +389,91 @@ impl UringBackend {
         cq.sync();
         let mut regs = self.regs.borrow_mut();
         let mut ops = self.ops.borrow_mut();
-        for cqe in &mut cq {
-            let user_data = cqe.user_data();
-            let more = cqueue::more(cqe.flags());
-            if user_data == WAKE {
-                polled.notified = true;
-                if !more {
-                    let sqe =
-                        opcode::PollAdd::new(Fd(self.wake.0.as_raw_fd()), libc::POLLIN as u32)
-                            .multi(true)
-                            .build()
-                            .user_data(WAKE);
-                    push(&mut sq, &submitter, &sqe)?;
-                }
-                continue;
-            }
-            if user_data & REMOVE != 0 {
-                // The poll was completing just then (its completion work
-                // queued): ask again, or it keeps its file open.
-                let key = (user_data & !REMOVE) as usize;
-                let pending = ops.get(key).is_some_and(|op| !op.live);
-                if cqe.result() == -libc::EALREADY && pending {
-                    Self::remove(&mut sq, &submitter, key)?;
-                }
-                continue;
-            }
-            let key = user_data as usize;
-            let Some(op) = ops.get(key) else { continue };
-            let (token, live) = (op.token, op.live);
-            if !more {
-                ops.remove(key);
-            }
-            if !live {
-                continue;
-            }
-            let result = cqe.result();
-            if result >= 0 {
-                deliver(token, readiness(result as u32));
-            } else if result != -libc::ECANCELED {
-                deliver(token, ERROR);
-            }
-            if more {
-                continue;
-            }
-            // A one-shot poll fired, or a multishot one ended: arm it again
-            // if its registration still wants it.
-            let slot = regs.get_mut((token & 0xffff_ffff) as usize);
-            if let Some(Some(reg)) = slot {
-                if reg.token == token && reg.armed == Some(key) {
-                    reg.armed = None;
-                    if result >= 0 && wants_poll(reg.mode) {
-                        Self::arm(&mut ops, &mut sq, &submitter, reg)?;
-                    }
-                }
-            }
+        let mut queue = Queue {
+            sq: &mut sq,
+            submitter: &submitter,
+        };
+        for cqe in stashed.into_iter().chain(&mut cq) {
+            self.complete(&cqe, &mut regs, &mut ops, &mut queue, deliver, &mut polled)?;
         }
         Ok(polled)
     }
+}
+
+/// The submission side, for re-arming while completions are read.
+struct Queue<'a, 'r> {
+    sq: &'a mut SubmissionQueue<'r>,
+    submitter: &'a Submitter<'r>,
+}
+
+impl UringBackend {
+    /// Handles one completion: a wake-up, a removal's answer, or a poll's
+    /// readiness (delivered, and the poll armed again if it ended).
+    fn complete(
+        &self,
+        cqe: &cqueue::Entry,
+        regs: &mut [Option<Reg>],
+        ops: &mut Slab<Op>,
+        queue: &mut Queue<'_, '_>,
+        deliver: &mut impl FnMut(u64, u8),
+        polled: &mut Polled,
+    ) -> io::Result<()> {
+        let user_data = cqe.user_data();
+        let more = cqueue::more(cqe.flags());
+        if user_data == WAKE {
+            polled.notified = true;
+            if !more {
+                self.push_wake(queue.sq, queue.submitter)?;
+            }
+            return Ok(());
+        }
+        if user_data & REMOVE != 0 {
+            if let Some(key) = removal_to_retry(cqe, ops) {
+                Self::remove(queue.sq, queue.submitter, key)?;
+            }
+            return Ok(());
+        }
+        let key = user_data as usize;
+        let Some(op) = ops.get(key) else {
+            return Ok(());
+        };
+        let (token, live) = (op.token, op.live);
+        if !more {
+            ops.remove(key);
+        }
+        if !live {
+            return Ok(());
+        }
+        let result = cqe.result();
+        if result >= 0 {
+            deliver(token, readiness(result as u32));
+        } else if result != -libc::ECANCELED {
+            deliver(token, ERROR);
+        }
+        if more {
+            return Ok(());
+        }
+        // A one-shot poll fired, or a multishot one ended: arm it again if
+        // its registration still wants it.
+        if let Some(Some(reg)) = regs.get_mut((token & 0xffff_ffff) as usize) {
+            if reg.token == token && reg.armed == Some(key) {
+                reg.armed = None;
+                if result >= 0 && wants_poll(reg.mode) {
+                    Self::arm(ops, queue.sq, queue.submitter, reg)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A removal that found its poll completing just then (its completion work
+/// queued, `EALREADY`): the key to ask again for, or the poll would keep
+/// its file open.
+fn removal_to_retry(cqe: &cqueue::Entry, ops: &Slab<Op>) -> Option<usize> {
+    let key = (cqe.user_data() & !REMOVE) as usize;
+    let pending = ops.get(key).is_some_and(|op| !op.live);
+    (cqe.result() == -libc::EALREADY && pending).then_some(key)
 }
 
 impl Backend for UringBackend {
@@ -484,23 +529,50 @@ impl Backend for UringBackend {
     }
 
     fn deregister(&self, _fd: RawFd, token: u64) -> io::Result<()> {
-        self.with_queue(|regs, ops, sq, submitter| {
-            let key = (token & 0xffff_ffff) as usize;
-            let Some(slot) = regs.get_mut(key) else {
-                return Ok(());
-            };
-            let Some(mut reg) = slot.take_if(|reg| reg.token == token) else {
-                return Ok(());
-            };
-            if reg.armed.is_some() {
-                Self::disarm(ops, sq, submitter, &mut reg)?;
-                // Now, not with the next wait: the poll holds the file open
-                // and its owner is about to close it.
-                sq.sync();
-                submitter.submit()?;
+        self.check_process()?;
+        let key = (token & 0xffff_ffff) as usize;
+        let mut regs = self.regs.borrow_mut();
+        let Some(slot) = regs.get_mut(key) else {
+            return Ok(());
+        };
+        let Some(mut reg) = slot.take_if(|reg| reg.token == token) else {
+            return Ok(());
+        };
+        if reg.armed.is_none() {
+            return Ok(());
+        }
+        let mut ops = self.ops.borrow_mut();
+        let mut ring = self.ring.borrow_mut();
+        let (submitter, mut sq, mut cq) = ring.split();
+        Self::disarm(&mut ops, &mut sq, &submitter, &mut reg)?;
+        // Now, not with the next wait: the poll holds the file open and its
+        // owner is about to close it. The removal's answer is posted by the
+        // time the submission returns; one that found the poll completing
+        // is asked again at once (a few times at most; a later answer is
+        // handled by the next poll).
+        let mut stashed = self.stashed.borrow_mut();
+        for _ in 0..4 {
+            sq.sync();
+            submitter.submit()?;
+            cq.sync();
+            let before = stashed.len();
+            stashed.extend(&mut cq);
+            let mut retry = false;
+            let mut i = before;
+            while i < stashed.len() {
+                if let Some(key) = removal_to_retry(&stashed[i], &ops) {
+                    stashed.remove(i);
+                    Self::remove(&mut sq, &submitter, key)?;
+                    retry = true;
+                } else {
+                    i += 1;
+                }
             }
-            Ok(())
-        })
+            if !retry {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn poll(&self, timeout: Option<Duration>, out: &mut Vec<(u64, u8)>) -> io::Result<Polled> {
