@@ -81,9 +81,12 @@ struct Op {
     live: bool,
 }
 
+/// Readiness through io_uring poll requests (see the module's docs).
 pub(crate) struct UringBackend {
     ring: RefCell<IoUring>,
+    /// Registrations, by reactor key.
     regs: RefCell<Vec<Option<Reg>>>,
+    /// Poll requests in flight, by user data.
     ops: RefCell<Slab<Op>>,
     /// Completions `deregister` read to find its removal's answer, for the
     /// next poll to handle first.
@@ -179,17 +182,76 @@ fn readiness(mask: u32) -> u8 {
     ready
 }
 
-/// Queues `sqe`, handing the queue to the kernel first if it is full.
-fn push(sq: &mut SubmissionQueue<'_>, submitter: &Submitter<'_>, sqe: &Entry) -> io::Result<()> {
-    loop {
-        // SAFETY: poll and poll-removal entries carry no pointer into our
-        // memory: nothing the kernel holds can outlive what it points to.
-        if unsafe { sq.push(sqe) }.is_ok() {
-            return Ok(());
+/// The submission side of the ring, borrowed for one operation.
+struct Queue<'a, 'r> {
+    sq: &'a mut SubmissionQueue<'r>,
+    submitter: &'a Submitter<'r>,
+}
+
+impl Queue<'_, '_> {
+    /// Queues `sqe`, handing the queue to the kernel first if it is full.
+    fn push(&mut self, sqe: &Entry) -> io::Result<()> {
+        loop {
+            // SAFETY: poll and poll-removal entries carry no pointer into
+            // our memory: nothing the kernel holds can outlive what it
+            // points to.
+            if unsafe { self.sq.push(sqe) }.is_ok() {
+                return Ok(());
+            }
+            self.submit()?;
         }
-        sq.sync();
-        submitter.submit()?;
-        sq.sync();
+    }
+
+    /// Hands what is queued to the kernel now.
+    fn submit(&mut self) -> io::Result<()> {
+        self.sq.sync();
+        self.submitter.submit()?;
+        self.sq.sync();
+        Ok(())
+    }
+
+    /// Arms a poll request for `reg` (queued, not yet submitted).
+    fn arm(&mut self, ops: &mut Slab<Op>, reg: &mut Reg) -> io::Result<()> {
+        let key = ops.insert(Op {
+            token: reg.token,
+            live: true,
+        });
+        let sqe = opcode::PollAdd::new(Fd(reg.fd), poll_mask(reg.mode))
+            .multi(matches!(reg.mode, Mode::Edge))
+            .build()
+            .user_data(key as u64);
+        if let Err(e) = self.push(&sqe) {
+            ops.remove(key);
+            return Err(e);
+        }
+        reg.armed = Some(key);
+        Ok(())
+    }
+
+    /// Asks the kernel to remove `reg`'s poll request, if one is armed.
+    fn disarm(&mut self, ops: &mut Slab<Op>, reg: &mut Reg) -> io::Result<()> {
+        if let Some(key) = reg.armed.take() {
+            ops[key].live = false;
+            self.remove(key)?;
+        }
+        Ok(())
+    }
+
+    /// Queues the removal of poll request `key`.
+    fn remove(&mut self, key: usize) -> io::Result<()> {
+        let sqe = opcode::PollRemove::new(key as u64)
+            .build()
+            .user_data(REMOVE | key as u64);
+        self.push(&sqe)
+    }
+
+    /// Queues the eventfd's multishot poll.
+    fn arm_wake(&mut self, eventfd: RawFd) -> io::Result<()> {
+        let sqe = opcode::PollAdd::new(Fd(eventfd), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(WAKE);
+        self.push(&sqe)
     }
 }
 
@@ -220,7 +282,7 @@ impl UringBackend {
             wake,
             forks_at_creation,
         };
-        backend.arm_wake()?;
+        backend.with_queue(|_, _, queue| queue.arm_wake(backend.wake.0.as_raw_fd()))?;
         backend.check_multishot()?;
         Ok(backend)
     }
@@ -245,21 +307,6 @@ impl UringBackend {
         }
     }
 
-    fn arm_wake(&self) -> io::Result<()> {
-        let mut ring = self.ring.borrow_mut();
-        let (submitter, mut sq, _) = ring.split();
-        self.push_wake(&mut sq, &submitter)
-    }
-
-    /// Queues the eventfd's multishot poll.
-    fn push_wake(&self, sq: &mut SubmissionQueue<'_>, submitter: &Submitter<'_>) -> io::Result<()> {
-        let sqe = opcode::PollAdd::new(Fd(self.wake.0.as_raw_fd()), libc::POLLIN as u32)
-            .multi(true)
-            .build()
-            .user_data(WAKE);
-        push(sq, submitter, &sqe)
-    }
-
     /// Fails in a child forked after this backend was made: the ring's
     /// memory is the parent's and was not copied.
     fn check_process(&self) -> io::Result<()> {
@@ -271,73 +318,22 @@ impl UringBackend {
         Ok(())
     }
 
-    /// Arms a poll request for `reg` (queued, not yet submitted).
-    fn arm(
-        ops: &mut Slab<Op>,
-        sq: &mut SubmissionQueue<'_>,
-        submitter: &Submitter<'_>,
-        reg: &mut Reg,
-    ) -> io::Result<()> {
-        let key = ops.insert(Op {
-            token: reg.token,
-            live: true,
-        });
-        let sqe = opcode::PollAdd::new(Fd(reg.fd), poll_mask(reg.mode))
-            .multi(matches!(reg.mode, Mode::Edge))
-            .build()
-            .user_data(key as u64);
-        if let Err(e) = push(sq, submitter, &sqe) {
-            ops.remove(key);
-            return Err(e);
-        }
-        reg.armed = Some(key);
-        Ok(())
-    }
-
-    /// Asks the kernel to remove `reg`'s poll request, if one is armed.
-    fn disarm(
-        ops: &mut Slab<Op>,
-        sq: &mut SubmissionQueue<'_>,
-        submitter: &Submitter<'_>,
-        reg: &mut Reg,
-    ) -> io::Result<()> {
-        if let Some(key) = reg.armed.take() {
-            ops[key].live = false;
-            Self::remove(sq, submitter, key)?;
-        }
-        Ok(())
-    }
-
-    /// Queues the removal of poll request `key`.
-    fn remove(
-        sq: &mut SubmissionQueue<'_>,
-        submitter: &Submitter<'_>,
-        key: usize,
-    ) -> io::Result<()> {
-        let sqe = opcode::PollRemove::new(key as u64)
-            .build()
-            .user_data(REMOVE | key as u64);
-        push(sq, submitter, &sqe)
-    }
-
     /// Runs `f` on the registration table, the poll table and the queue.
     fn with_queue<R>(
         &self,
-        f: impl FnOnce(
-            &mut Vec<Option<Reg>>,
-            &mut Slab<Op>,
-            &mut SubmissionQueue<'_>,
-            &Submitter<'_>,
-        ) -> io::Result<R>,
+        f: impl FnOnce(&mut Vec<Option<Reg>>, &mut Slab<Op>, &mut Queue<'_, '_>) -> io::Result<R>,
     ) -> io::Result<R> {
         self.check_process()?;
         let mut ring = self.ring.borrow_mut();
         let (submitter, mut sq, _) = ring.split();
+        let mut queue = Queue {
+            sq: &mut sq,
+            submitter: &submitter,
+        };
         f(
             &mut self.regs.borrow_mut(),
             &mut self.ops.borrow_mut(),
-            &mut sq,
-            &submitter,
+            &mut queue,
         )
     }
 
@@ -398,15 +394,7 @@ impl UringBackend {
         }
         Ok(polled)
     }
-}
 
-/// The submission side, for re-arming while completions are read.
-struct Queue<'a, 'r> {
-    sq: &'a mut SubmissionQueue<'r>,
-    submitter: &'a Submitter<'r>,
-}
-
-impl UringBackend {
     /// Handles one completion: a wake-up, a removal's answer, or a poll's
     /// readiness (delivered, and the poll armed again if it ended).
     fn complete(
@@ -423,13 +411,13 @@ impl UringBackend {
         if user_data == WAKE {
             polled.notified = true;
             if !more {
-                self.push_wake(queue.sq, queue.submitter)?;
+                queue.arm_wake(self.wake.0.as_raw_fd())?;
             }
             return Ok(());
         }
         if user_data & REMOVE != 0 {
             if let Some(key) = removal_to_retry(cqe, ops) {
-                Self::remove(queue.sq, queue.submitter, key)?;
+                queue.remove(key)?;
             }
             return Ok(());
         }
@@ -459,7 +447,7 @@ impl UringBackend {
             if reg.token == token && reg.armed == Some(key) {
                 reg.armed = None;
                 if result >= 0 && wants_poll(reg.mode) {
-                    Self::arm(ops, queue.sq, queue.submitter, reg)?;
+                    queue.arm(ops, reg)?;
                 }
             }
         }
@@ -486,7 +474,7 @@ impl Backend for UringBackend {
                 return Err(io::Error::last_os_error());
             }
         }
-        self.with_queue(|regs, ops, sq, submitter| {
+        self.with_queue(|regs, ops, queue| {
             let key = (token & 0xffff_ffff) as usize;
             if regs.len() <= key {
                 regs.resize(key + 1, None);
@@ -498,7 +486,7 @@ impl Backend for UringBackend {
                 armed: None,
             };
             if wants_poll(mode) {
-                Self::arm(ops, sq, submitter, &mut reg)?;
+                queue.arm(ops, &mut reg)?;
             }
             regs[key] = Some(reg);
             Ok(())
@@ -511,18 +499,18 @@ impl Backend for UringBackend {
         if !known {
             return self.register(fd, token, mode);
         }
-        self.with_queue(|regs, ops, sq, submitter| {
+        self.with_queue(|regs, ops, queue| {
             let Some(Some(reg)) = regs.get_mut(key) else {
                 return Ok(());
             };
             if reg.mode == mode && reg.fd == fd {
                 return Ok(());
             }
-            Self::disarm(ops, sq, submitter, reg)?;
+            queue.disarm(ops, reg)?;
             reg.mode = mode;
             reg.fd = fd;
             if wants_poll(mode) {
-                Self::arm(ops, sq, submitter, reg)?;
+                queue.arm(ops, reg)?;
             }
             Ok(())
         })
@@ -544,7 +532,11 @@ impl Backend for UringBackend {
         let mut ops = self.ops.borrow_mut();
         let mut ring = self.ring.borrow_mut();
         let (submitter, mut sq, mut cq) = ring.split();
-        Self::disarm(&mut ops, &mut sq, &submitter, &mut reg)?;
+        let mut queue = Queue {
+            sq: &mut sq,
+            submitter: &submitter,
+        };
+        queue.disarm(&mut ops, &mut reg)?;
         // Now, not with the next wait: the poll holds the file open and its
         // owner is about to close it. The removal's answer is posted by the
         // time the submission returns; one that found the poll completing
@@ -552,8 +544,7 @@ impl Backend for UringBackend {
         // handled by the next poll).
         let mut stashed = self.stashed.borrow_mut();
         for _ in 0..4 {
-            sq.sync();
-            submitter.submit()?;
+            queue.submit()?;
             cq.sync();
             let before = stashed.len();
             stashed.extend(&mut cq);
@@ -562,7 +553,7 @@ impl Backend for UringBackend {
             while i < stashed.len() {
                 if let Some(key) = removal_to_retry(&stashed[i], &ops) {
                     stashed.remove(i);
-                    Self::remove(&mut sq, &submitter, key)?;
+                    queue.remove(key)?;
                     retry = true;
                 } else {
                     i += 1;
