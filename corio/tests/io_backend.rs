@@ -203,17 +203,26 @@ fn io_uring_refused_by_the_kernel_is_an_error_not_epoll() {
         assert_eq!(rt.io_backend(), IoBackend::Epoll);
         return;
     }
+    run_alone(
+        "io_uring_refused_by_the_kernel_is_an_error_not_epoll",
+        &[("CORIO_IO_BACKEND", "io_uring")],
+    );
+}
+
+/// Runs test `name` again in a child process of its own, with `env` set
+/// and `CORIO_TEST_CHILD` telling it that it is the child: for what must
+/// not happen beside other tests' threads (a seccomp filter, a fork).
+fn run_alone(name: &str, env: &[(&str, &str)]) {
     let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "io_uring_refused_by_the_kernel_is_an_error_not_epoll",
-            "--nocapture",
-        ])
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env("CORIO_TEST_CHILD", "1")
-        .env("CORIO_IO_BACKEND", "io_uring")
+        .envs(env.iter().copied())
         .status()
         .unwrap();
-    assert!(status.success(), "the child's checks failed: {status}");
+    assert!(
+        status.success(),
+        "{name}: the child's checks failed: {status}"
+    );
 }
 
 /// Installs a seccomp filter on this thread: `io_uring_setup` fails with
@@ -272,4 +281,58 @@ fn bpf_stmt(code: u16, k: u32) -> libc::sock_filter {
 
 fn bpf_jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
+}
+
+/// A child forked from a process whose loop runs on io_uring does not
+/// share the ring: using the loop there is an error that says so (the
+/// ring's memory is not inherited), and the parent's loop goes on intact.
+#[test]
+fn a_forked_child_cannot_use_its_parents_io_uring_loop() {
+    if std::env::var_os("CORIO_TEST_CHILD").is_none() {
+        return run_alone("a_forked_child_cannot_use_its_parents_io_uring_loop", &[]);
+    }
+    let rt = Runtime::builder()
+        .io_backend(IoBackend::IoUring)
+        .build()
+        .unwrap();
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The child's expected panic is caught, not printed.
+    std::panic::set_hook(Box::new(|_| {}));
+    // SAFETY: this process runs this test alone (`run_alone`); the child
+    // only runs the loop and leaves with _exit, running no destructor.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let used = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(corio::sleep(Duration::from_millis(1)))
+        }));
+        let message = used
+            .err()
+            .and_then(|e| e.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let code = if message.contains("after fork") { 0 } else { 1 };
+        // SAFETY: ends the child at once, as a forked child should.
+        unsafe { libc::_exit(code) };
+    }
+    let _ = std::panic::take_hook();
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child used the parent's ring or failed otherwise (status {status})"
+    );
+    rt.block_on(async {
+        let client = corio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.write_all(b"after the fork").await.unwrap();
+            stream.close().await.unwrap();
+        });
+        let (mut accepted, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        accepted.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"after the fork");
+        client.await.unwrap();
+    });
 }
