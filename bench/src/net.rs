@@ -23,14 +23,16 @@ const RUNTIMES: [&str; 3] = ["corio", "tokio", "smol"];
 /// tcp_echo also runs on monoio (io_uring); http does not (no hyper glue).
 const TCP_RUNTIMES: [&str; 5] = ["corio", "corio-uring", "tokio", "smol", "monoio"];
 
-fn user_cpu_us() -> u64 {
+/// This process's (user, system) CPU time in µs.
+fn cpu_us() -> (u64, u64) {
     // SAFETY: getrusage fills the struct we pass.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
         usage
     };
-    usage.ru_utime.tv_sec as u64 * 1_000_000 + usage.ru_utime.tv_usec as u64
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    (us(usage.ru_utime), us(usage.ru_stime))
 }
 
 /// Child role: an echo server on `rt` reading into a buffer of `args[1]`
@@ -192,7 +194,9 @@ pub fn tcp_server(args: &[String]) {
             }))
         }
     }
-    println!("USER_US {}", user_cpu_us());
+    let (user, system) = cpu_us();
+    println!("USER_US {user}");
+    println!("SYS_US {system}");
 }
 
 /// Child role: the load generator (corio, one thread, pinned to CPU 1):
@@ -327,6 +331,7 @@ struct TcpSample {
     p99: f64,
     syscalls_per_rt: Option<f64>,
     user_ns_per_rt: f64,
+    sys_ns_per_rt: f64,
 }
 
 fn tcp_once(rt: &str, read_buf: usize, perf: bool) -> TcpSample {
@@ -349,6 +354,12 @@ fn tcp_once(rt: &str, read_buf: usize, perf: bool) -> TcpSample {
         .expect("server reports its CPU time")
         .parse()
         .unwrap();
+    let sys_us: f64 = rest
+        .lines()
+        .find_map(|l| l.strip_prefix("SYS_US "))
+        .expect("server reports its system CPU time")
+        .parse()
+        .unwrap();
     let syscalls = String::from_utf8_lossy(&output.stderr)
         .lines()
         .find(|l| l.contains("raw_syscalls:sys_enter"))
@@ -363,6 +374,7 @@ fn tcp_once(rt: &str, read_buf: usize, perf: bool) -> TcpSample {
         p99,
         syscalls_per_rt: syscalls.map(|s| s / round_trips),
         user_ns_per_rt: user_us * 1000.0 / round_trips,
+        sys_ns_per_rt: sys_us * 1000.0 / round_trips,
     }
 }
 
@@ -426,6 +438,14 @@ fn run_tcp_with(runs: usize, read_buf: usize, label: &str) -> Vec<Row> {
             Better::Lower,
             Some((1.0, "tokio")),
             &|s| Some(s.user_ns_per_rt),
+        ),
+        // Where the rest of the server's time goes: the kernel.
+        row(
+            "tcp_echo system CPU",
+            "ns/round trip",
+            Better::Lower,
+            None,
+            &|s| Some(s.sys_ns_per_rt),
         ),
     ]
 }
