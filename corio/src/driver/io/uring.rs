@@ -114,19 +114,19 @@ impl Notify for EventFd {
     }
 }
 
-fn build_ring() -> io::Result<IoUring> {
+fn build_ring(sq_entries: u32, cq_entries: u32) -> io::Result<IoUring> {
     let with_taskrun = IoUring::builder()
         .dontfork()
-        .setup_cqsize(CQ_ENTRIES)
+        .setup_cqsize(cq_entries)
         .setup_coop_taskrun()
         .setup_taskrun_flag()
-        .build(SQ_ENTRIES);
+        .build(sq_entries);
     match with_taskrun {
         // Before 5.19 the kernel refuses these two flags: run without.
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::builder()
             .dontfork()
-            .setup_cqsize(CQ_ENTRIES)
-            .build(SQ_ENTRIES),
+            .setup_cqsize(cq_entries)
+            .build(sq_entries),
         other => other,
     }
 }
@@ -259,8 +259,14 @@ impl UringBackend {
     /// A ring, and the eventfd that wakes it, checked to support what this
     /// backend needs (multishot poll, a timeout on the wait).
     pub(crate) fn new() -> io::Result<UringBackend> {
+        UringBackend::with_sizes(SQ_ENTRIES, CQ_ENTRIES)
+    }
+
+    /// [`new`](UringBackend::new) with queues of the given sizes (tests use
+    /// tiny ones to fill them).
+    fn with_sizes(sq_entries: u32, cq_entries: u32) -> io::Result<UringBackend> {
         let forks_at_creation = count_forks();
-        let ring = build_ring()?;
+        let ring = build_ring(sq_entries, cq_entries)?;
         if !ring.params().is_feature_ext_arg() || !ring.params().is_feature_nodrop() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -572,5 +578,59 @@ impl Backend for UringBackend {
 
     fn notifier(&self) -> Arc<dyn Notify> {
         self.wake.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// Polls until `want` tokens were reported with `bit`, or 100 polls.
+    fn collect(backend: &UringBackend, bit: u8, want: usize) -> HashSet<u64> {
+        let mut seen = HashSet::new();
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            backend
+                .poll(Some(Duration::from_millis(10)), &mut events)
+                .unwrap();
+            seen.extend(events.drain(..).filter(|e| e.1 & bit != 0).map(|e| e.0));
+            if seen.len() >= want {
+                break;
+            }
+        }
+        seen
+    }
+
+    /// More readiness than the submission and completion queues hold (4
+    /// and 8 entries, 64 sockets): registrations spill into early
+    /// submissions, the kernel keeps the completions that do not fit and
+    /// ends the multishot polls concerned, which are armed again; every
+    /// socket is reported, round after round.
+    #[test]
+    fn full_queues_lose_no_readiness() {
+        let backend = UringBackend::with_sizes(4, 8).unwrap();
+        let pairs: Vec<(UnixStream, UnixStream)> =
+            (0..64).map(|_| UnixStream::pair().unwrap()).collect();
+        for (key, (ours, _)) in pairs.iter().enumerate() {
+            ours.set_nonblocking(true).unwrap();
+            backend
+                .register(ours.as_raw_fd(), key as u64 | 1 << 32, Mode::Edge)
+                .unwrap();
+        }
+        assert_eq!(collect(&backend, WRITABLE, 64).len(), 64);
+        for round in 0..3 {
+            for (_, theirs) in &pairs {
+                (&*theirs).write_all(b"x").unwrap();
+            }
+            let readable = collect(&backend, READABLE, 64);
+            assert_eq!(readable.len(), 64, "round {round}: readiness lost");
+            for (ours, _) in &pairs {
+                assert_eq!((&*ours).read(&mut [0u8; 8]).unwrap(), 1);
+            }
+        }
     }
 }
