@@ -315,6 +315,7 @@ impl UringBackend {
 
     /// Fails in a child forked after this backend was made: the ring's
     /// memory is the parent's and was not copied.
+    #[inline]
     fn check_process(&self) -> io::Result<()> {
         if FORKS.load(Ordering::Relaxed) != self.forks_at_creation {
             return Err(io::Error::other(
@@ -355,7 +356,7 @@ impl UringBackend {
         let mut polled = Polled::default();
         // Completions read ahead by `deregister` come first; with some, the
         // wait must not block.
-        let stashed = std::mem::take(&mut *self.stashed.borrow_mut());
+        let mut stashed = self.stashed.borrow_mut();
         let timeout = if stashed.is_empty() {
             timeout
         } else {
@@ -395,7 +396,13 @@ impl UringBackend {
             sq: &mut sq,
             submitter: &submitter,
         };
-        for cqe in stashed.into_iter().chain(&mut cq) {
+        if !stashed.is_empty() {
+            for cqe in stashed.iter() {
+                self.complete(cqe, &mut regs, &mut ops, &mut queue, deliver, &mut polled)?;
+            }
+            stashed.clear();
+        }
+        for cqe in &mut cq {
             self.complete(&cqe, &mut regs, &mut ops, &mut queue, deliver, &mut polled)?;
         }
         Ok(polled)
@@ -403,6 +410,7 @@ impl UringBackend {
 
     /// Handles one completion: a wake-up, a removal's answer, or a poll's
     /// readiness (delivered, and the poll armed again if it ended).
+    #[inline(always)]
     fn complete(
         &self,
         cqe: &cqueue::Entry,
