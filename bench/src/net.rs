@@ -348,18 +348,15 @@ fn tcp_once(rt: &str, read_buf: usize, perf: bool) -> TcpSample {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     let output = server.wait_with_output().unwrap();
-    let user_us: f64 = rest
-        .lines()
-        .find_map(|l| l.strip_prefix("USER_US "))
-        .expect("server reports its CPU time")
-        .parse()
-        .unwrap();
-    let sys_us: f64 = rest
-        .lines()
-        .find_map(|l| l.strip_prefix("SYS_US "))
-        .expect("server reports its system CPU time")
-        .parse()
-        .unwrap();
+    // The server's closing lines: "USER_US n" and "SYS_US n".
+    let reported = |name: &str| -> f64 {
+        rest.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("the server reports {name}"))
+            .parse()
+            .unwrap()
+    };
+    let (user_us, sys_us) = (reported("USER_US"), reported("SYS_US"));
     let syscalls = String::from_utf8_lossy(&output.stderr)
         .lines()
         .find(|l| l.contains("raw_syscalls:sys_enter"))
