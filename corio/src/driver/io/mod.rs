@@ -195,6 +195,12 @@ fn token(key: usize, generation: u32) -> u64 {
     (key as u64 & 0xffff_ffff) | (u64::from(generation) << 32)
 }
 
+/// A token's slab key (what [`token`] put in its low 32 bits).
+#[inline(always)]
+fn token_key(token: u64) -> usize {
+    (token & 0xffff_ffff) as usize
+}
+
 /// The backend a reactor runs on. epoll and io_uring are called directly
 /// (their events go straight to the registrations, inlined: the hot path
 /// of every iteration); any other [`Backend`] through the trait.
@@ -298,7 +304,7 @@ impl Reactor {
     ) -> io::Result<Polled> {
         let sources = self.sources.borrow();
         let mut deliver = |token: u64, ready: u8| {
-            let key = (token & 0xffff_ffff) as usize;
+            let key = token_key(token);
             if let Some(io) = sources.get(key) {
                 // An event for a descriptor deregistered since is dropped.
                 if u64::from(io.generation) == token >> 32 {

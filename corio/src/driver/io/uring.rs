@@ -34,7 +34,7 @@ use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
 use slab::Slab;
 
 use super::scheduled_io::{ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
-use super::{Backend, Mode, Notify, Polled};
+use super::{token_key, Backend, Mode, Notify, Polled};
 
 /// The user data of the eventfd's poll.
 const WAKE: u64 = u64::MAX;
@@ -64,7 +64,7 @@ fn count_forks() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }
 
-/// One registered descriptor, by its reactor key (a token's low 32 bits).
+/// One registered descriptor, by its reactor key (`token_key`).
 #[derive(Clone, Copy)]
 struct Reg {
     fd: RawFd,
@@ -457,7 +457,7 @@ impl UringBackend {
         }
         // A one-shot poll fired, or a multishot one ended: arm it again if
         // its registration still wants it.
-        if let Some(Some(reg)) = regs.get_mut((token & 0xffff_ffff) as usize) {
+        if let Some(Some(reg)) = regs.get_mut(token_key(token)) {
             if reg.token == token && reg.armed == Some(key) {
                 reg.armed = None;
                 if result >= 0 && wants_poll(reg.mode) {
@@ -489,7 +489,7 @@ impl Backend for UringBackend {
             }
         }
         self.with_queue(|regs, ops, queue| {
-            let key = (token & 0xffff_ffff) as usize;
+            let key = token_key(token);
             if regs.len() <= key {
                 regs.resize(key + 1, None);
             }
@@ -508,7 +508,7 @@ impl Backend for UringBackend {
     }
 
     fn reregister(&self, fd: RawFd, token: u64, mode: Mode) -> io::Result<()> {
-        let key = (token & 0xffff_ffff) as usize;
+        let key = token_key(token);
         let known = matches!(self.regs.borrow().get(key), Some(Some(reg)) if reg.token == token);
         if !known {
             return self.register(fd, token, mode);
@@ -532,7 +532,7 @@ impl Backend for UringBackend {
 
     fn deregister(&self, _fd: RawFd, token: u64) -> io::Result<()> {
         self.check_process()?;
-        let key = (token & 0xffff_ffff) as usize;
+        let key = token_key(token);
         let mut regs = self.regs.borrow_mut();
         let Some(slot) = regs.get_mut(key) else {
             return Ok(());
