@@ -29,19 +29,23 @@ for v in "${versions[@]}"; do
     # own, against corio-ext, as a user's extension is).
     (cd corio-py/examples/rust_ext && CARGO_TARGET_DIR="$root/target" \
         VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop -q)
+    # The libraries people run on asyncio, on corio's loop, with real
+    # servers (PostgreSQL, wrk): pinned per version, tested on 3.11 and 3.13.
+    libs=false
+    if [ "$v" = 3.11 ] || [ "$v" = 3.13 ]; then
+        libs=true
+        scripts/ensure-services.sh
+        "$venv/bin/pip" install -q -r corio-py/tests/libs/requirements.txt \
+            -c "corio-py/tests/libs/constraints-$v.txt"
+    fi
     # Everything runs on each I/O backend (test_io_backend.py asserts which).
     for backend in epoll io_uring; do
         export CORIO_IO_BACKEND=$backend
         echo "== Python $v ($backend): pytest"
         (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
             --ignore="$root/corio-py/tests/libs" "$root/corio-py/tests")
-        if [ "$v" = 3.11 ] || [ "$v" = 3.13 ]; then
-            # The libraries people run on asyncio, on corio's loop, with real
-            # servers (PostgreSQL, wrk): pinned per version, tested on 3.11 and 3.13.
-            scripts/ensure-services.sh
+        if $libs; then
             echo "== Python $v ($backend): aiohttp, httpx, hypercorn, websockets, asyncpg, uvicorn, dask on corio"
-            "$venv/bin/pip" install -q -r corio-py/tests/libs/requirements.txt \
-                -c "corio-py/tests/libs/constraints-$v.txt"
             (cd "$root/target" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/corio-py/tests/libs")
         fi
         echo "== Python $v ($backend): CPython's test_asyncio on corio"
