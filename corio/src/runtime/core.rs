@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use slab::Slab;
-
 use super::callback::Callback;
 use super::debug::{DebugConfig, SlowCallback, TaskInfo, TaskState};
 use super::report::{ErrorHook, LoopError};
 use super::runnable::{RawRunnable, Runnable};
 use super::shared::{Injected, Shared};
+use super::task::arena::TaskArena;
 use super::task::raw::{self, PollOutcome, TaskMeta, TaskRef};
+use super::task::registry::Registry;
 use super::task::state::{Activity, Notified};
 use super::timer::{TimerAction, TimerKey};
 use super::wait_hooks::WaitHooks;
@@ -70,7 +70,7 @@ pub(crate) struct Core {
     queue: RefCell<VecDeque<Runnable>>,
     /// Every live (not yet complete) task, so that closing the loop can
     /// cancel them and `all_tasks` can list them.
-    registry: RefCell<Slab<TaskRef>>,
+    registry: RefCell<Registry>,
     next_task_id: Cell<u64>,
     stopping: Cell<bool>,
     /// Runnables run since the reactor was last polled.
@@ -85,6 +85,9 @@ pub(crate) struct Core {
     /// Reused buffers for wakers and timer actions collected in one poll.
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
+    /// Where task cells come from. Last, so that it drops after every
+    /// field above that may hold a task.
+    task_arena: TaskArena,
 }
 
 impl Core {
@@ -109,7 +112,7 @@ impl Core {
             clock,
             reactor,
             queue: RefCell::new(VecDeque::with_capacity(256)),
-            registry: RefCell::new(Slab::new()),
+            registry: RefCell::new(Registry::new()),
             next_task_id: Cell::new(1),
             stopping: Cell::new(false),
             ran_since_poll: Cell::new(0),
@@ -121,7 +124,13 @@ impl Core {
             wait_hooks: RefCell::new(config.wait_hooks),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
+            task_arena: TaskArena::new(),
         }))
+    }
+
+    /// Where this loop's task cells come from.
+    pub(crate) fn task_arena(&self) -> &TaskArena {
+        &self.task_arena
     }
 
     /// A weak handle on this loop (I/O registrations keep one, to
@@ -219,7 +228,7 @@ impl Core {
             name,
             location,
         };
-        let [handle, registered, queued] = raw::allocate(future, meta);
+        let [handle, registered, queued] = raw::allocate(future, meta, &self.task_arena);
         let key = self.registry.borrow_mut().insert(registered);
         handle.header().set_registry_key(key);
         if EAGER {
@@ -511,7 +520,7 @@ impl Core {
                 PollOutcome::Requeue => self.queue.borrow_mut().push_back(Runnable::Task(task)),
                 PollOutcome::Complete => {
                     let key = task.header().registry_key();
-                    let registered = self.registry.borrow_mut().try_remove(key);
+                    let registered = self.registry.borrow_mut().remove(key, task.as_ptr());
                     match registered {
                         Some(registered) => task.release_with(registered),
                         None => drop(task),
@@ -548,7 +557,7 @@ impl Core {
     pub(crate) fn cancel_now(&self, task: &TaskRef) {
         task.drop_future();
         let key = task.header().registry_key();
-        let registered = self.registry.borrow_mut().try_remove(key);
+        let registered = self.registry.borrow_mut().remove(key, task.as_ptr());
         drop(registered);
     }
 
@@ -557,18 +566,15 @@ impl Core {
         self.registry
             .borrow()
             .iter()
-            .map(|(_, task)| {
-                let header = task.header();
-                TaskInfo {
-                    id: header.id,
-                    name: header.name().map(str::to_owned),
-                    location: header.location,
-                    state: match header.state.activity() {
-                        Activity::Running => TaskState::Running,
-                        Activity::Scheduled => TaskState::Scheduled,
-                        Activity::Waiting => TaskState::Waiting,
-                    },
-                }
+            .map(|header| TaskInfo {
+                id: header.id,
+                name: header.name().map(str::to_owned),
+                location: header.location,
+                state: match header.state.activity() {
+                    Activity::Running => TaskState::Running,
+                    Activity::Scheduled => TaskState::Scheduled,
+                    Activity::Waiting => TaskState::Waiting,
+                },
             })
             .collect()
     }
@@ -579,7 +585,7 @@ impl Core {
     pub(crate) fn shutdown(&self) {
         // Destructors may spawn or schedule more work; repeat until quiet.
         for _ in 0..1000 {
-            let tasks: Vec<TaskRef> = self.registry.borrow_mut().drain().collect();
+            let tasks: Vec<TaskRef> = self.registry.borrow_mut().drain();
             let queued: Vec<Runnable> = self.queue.borrow_mut().drain(..).collect();
             if tasks.is_empty() && queued.is_empty() {
                 break;

@@ -3,11 +3,13 @@
 //! through ([`state`]), the one door to the scheduler ([`schedule`]), and
 //! the [`Task`] handle that awaits the output.
 
+pub(crate) mod arena;
 mod catch_unwind;
 mod error;
 mod join;
 pub(crate) mod oneshot;
 pub(crate) mod raw;
+pub(crate) mod registry;
 pub(crate) mod schedule;
 pub(crate) mod state;
 

@@ -12,6 +12,7 @@
 //!   stage is `Consumed`: the loop thread already dropped `F` and `T`, so
 //!   freeing the memory runs no code of theirs.
 
+use std::alloc::{self, Layout};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, UnsafeCell};
@@ -19,10 +20,11 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::arena::{self, TaskArena};
 use super::schedule;
 use super::state::{Completion, Idle, Start, State};
 use super::TaskError;
@@ -95,10 +97,15 @@ pub(crate) struct TaskRef {
     ptr: NonNull<Header>,
 }
 
-/// Allocates a task holding `future` and returns its three first references:
-/// for the `Task` handle, the registry and the ready queue (counted once,
-/// not with three atomic increments).
-pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskRef; 3] {
+/// Allocates a task holding `future` (in `arena`, when its size allows)
+/// and returns its three first references: for the `Task` handle, the
+/// registry and the ready queue (counted once, not with three atomic
+/// increments).
+pub(crate) fn allocate<F: Future + 'static>(
+    future: F,
+    meta: TaskMeta,
+    arena: &TaskArena,
+) -> [TaskRef; 3] {
     #[cfg(feature = "tracing")]
     let span = tracing::trace_span!(
         "task",
@@ -106,7 +113,7 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskR
         name = meta.name.as_deref(),
         spawned_at = %meta.location,
     );
-    let cell = Box::new(TaskCell {
+    let cell = TaskCell {
         header: Header {
             refs: AtomicUsize::new(3),
             state: State::new_scheduled(),
@@ -121,8 +128,18 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, meta: TaskMeta) -> [TaskR
             span,
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))),
-    });
-    let ptr: NonNull<Header> = NonNull::from(Box::leak(cell)).cast();
+    };
+    let layout = Layout::new::<TaskCell<F>>();
+    let memory = match arena::class_of(layout) {
+        Some(class) => arena.alloc(class),
+        // SAFETY: a task cell is never zero-sized (its header is not).
+        None => NonNull::new(unsafe { alloc::alloc(layout) })
+            .unwrap_or_else(|| alloc::handle_alloc_error(layout)),
+    };
+    let memory = memory.cast::<TaskCell<F>>();
+    // SAFETY: fresh memory of `TaskCell<F>`'s layout.
+    unsafe { memory.as_ptr().write(cell) };
+    let ptr: NonNull<Header> = memory.cast();
     [TaskRef { ptr }, TaskRef { ptr }, TaskRef { ptr }]
 }
 
@@ -198,6 +215,21 @@ impl TaskRef {
             Some(w) if w.will_wake(waker) => header.join_waker.set(Some(w)),
             _ => header.join_waker.set(Some(waker.clone())),
         }
+    }
+
+    /// Gives up this reference as a pointer (see [`TaskRef::from_ptr`]).
+    pub(crate) fn into_ptr(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back a reference given up by [`TaskRef::into_ptr`].
+    ///
+    /// # Safety
+    /// `ptr` came from `into_ptr` and its reference is taken back once.
+    pub(crate) unsafe fn from_ptr(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr }
     }
 
     /// # Safety
@@ -493,17 +525,37 @@ unsafe fn drop_output<F: Future + 'static>(ptr: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future + 'static>(ptr: NonNull<Header>) {
-    // SAFETY: last reference; the allocation came from `Box<TaskCell<F>>`.
-    let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
-    // SAFETY: nobody else can reach the cell any more.
-    let consumed = matches!(unsafe { &**cell.stage.get() }, Stage::Consumed);
+    let cell = ptr.cast::<TaskCell<F>>();
+    // SAFETY: last reference, so nobody else can reach the cell any more.
+    let consumed = matches!(unsafe { &**(*cell.as_ptr()).stage.get() }, Stage::Consumed);
     // The stage is ManuallyDrop: if (through a bug) it still held F or T we
     // leak them rather than run their destructors on a foreign thread.
     debug_assert!(
         consumed,
         "corio: task freed before its future or output was dropped"
     );
-    drop(cell);
+    // SAFETY: as above; read before the header is dropped.
+    let loop_id = unsafe { cell.as_ref() }.header.loop_id;
+    // SAFETY: as above; drops the header's fields (the stage is ManuallyDrop).
+    unsafe { ptr::drop_in_place(cell.as_ptr()) };
+    let layout = Layout::new::<TaskCell<F>>();
+    let memory = cell.cast::<u8>();
+    match arena::class_of(layout) {
+        // SAFETY: allocated by the global allocator with this layout.
+        None => unsafe { alloc::dealloc(memory.as_ptr(), layout) },
+        Some(class) => {
+            // On the loop's thread, with the loop entered, straight back to
+            // its free list; anywhere else through the remote stack.
+            // SAFETY: from the arena of loop `loop_id`, freed once, unused.
+            let local = schedule::on_own_loop_core(loop_id, |core| unsafe {
+                core.task_arena().free_local(memory, class)
+            });
+            if local.is_none() {
+                // SAFETY: as above.
+                unsafe { arena::free_remote(memory, class) };
+            }
+        }
+    }
 }
 
 /// Bytes of a task allocation that are not its future: the header, plus the

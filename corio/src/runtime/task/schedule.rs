@@ -32,6 +32,15 @@ pub(crate) fn on_own_loop<R>(loop_id: u64, f: impl FnOnce() -> R) -> Option<R> {
     context::with_loop(loop_id, |_| f())
 }
 
+/// Runs `f` with loop `loop_id`'s core if it is the one running on this
+/// thread.
+pub(crate) fn on_own_loop_core<R>(
+    loop_id: u64,
+    f: impl FnOnce(&crate::runtime::core::Core) -> R,
+) -> Option<R> {
+    context::with_loop(loop_id, f)
+}
+
 /// Hands a report (a panic nobody will see otherwise) to the running
 /// loop's exception handler.
 pub(crate) fn report(message: String) {
