@@ -256,6 +256,43 @@ fn a_watch_copes_with_descriptor_reuse() {
 }
 
 #[test]
+fn a_stale_watch_leaves_a_corio_socket_on_its_number_alone() {
+    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    corio::run(async {
+        let (_a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
+        let fd = b1.into_raw_fd();
+        let old = Watch::new(fd, Interest::READABLE).unwrap();
+        // The number is closed behind the watch's back and reused, this
+        // time by one of corio's own (edge-triggered) sockets.
+        let (mut a2, b2) = std::os::unix::net::UnixStream::pair().unwrap();
+        // SAFETY: dup2 onto the number we own (closing what it held).
+        assert!(unsafe { libc::dup2(b2.as_raw_fd(), fd) } >= 0);
+        drop(b2);
+        // SAFETY: `fd` is ours, now naming the second socket.
+        let reused = unsafe { OwnedFd::from_raw_fd(fd) };
+        let stream =
+            corio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(reused)).unwrap();
+        // Changing or dropping the stale watch must not touch the socket's
+        // registration (it did: its `epoll_ctl` named only the number).
+        old.set_interest(Interest::WRITABLE).unwrap();
+        drop(old);
+        for round in 0..3u8 {
+            // The read starts on an empty socket, so it waits for readiness.
+            let mut buf = [0u8; 1];
+            let (read, ()) = corio::gather!(
+                corio::timeout(Duration::from_secs(5), stream.read(&mut buf)),
+                async {
+                    corio::sleep(Duration::from_millis(20)).await;
+                    a2.write_all(&[round]).unwrap();
+                }
+            );
+            let n = read.expect("the socket still reports readiness").unwrap();
+            assert_eq!((n, buf[0]), (1, round));
+        }
+    });
+}
+
+#[test]
 fn a_watch_registered_before_the_loop_runs() {
     let rt = Runtime::new().unwrap();
     let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();

@@ -21,9 +21,9 @@ use crate::Runtime;
 /// The watch does not own the descriptor: drop the watch before closing
 /// it (on the io_uring backend a descriptor closed first stays open until
 /// the watch is dropped or changes interest: the kernel's poll request
-/// holds the file). If the descriptor is closed first and its number reused by a new
-/// watch, the new watch keeps it (dropping the old one does not remove the
-/// new registration).
+/// holds the file). If the descriptor is closed first and its number reused
+/// by a new watch or one of corio's sockets, the newcomer takes the number
+/// over: changing or dropping the old watch does not touch its registration.
 ///
 /// ```
 /// use std::io::Write;

@@ -335,22 +335,23 @@ impl Reactor {
         let level = matches!(mode, Mode::Level(_));
         let io = Rc::new(ScheduledIo::new(key, generation, level));
         let tok = token(key, generation);
-        if let Mode::Level(interest) = mode {
-            let mut level_fds = self.level_fds.borrow_mut();
-            if let Some(old) = level_fds.get(&fd).and_then(|&old| sources.get(old)) {
-                // The descriptor number was closed and reused behind an
-                // older registration's back: this registration takes it.
-                if !old.level_interest.get().is_empty() {
-                    let _ = self
-                        .backend()
-                        .deregister(fd, token(old.key, old.generation));
-                }
+        // A level registration still naming this number was left behind by
+        // a close (the number reused behind its back): this registration
+        // takes the number, and changing or dropping the old one must not
+        // touch it. Its backend entry goes now (by token: on io_uring its
+        // poll request would otherwise keep the old file open).
+        let stale = self.level_fds.borrow_mut().remove(&fd);
+        if let Some(old) = stale.and_then(|old| sources.get(old)) {
+            if !old.level_interest.get().is_empty() {
+                let _ = self
+                    .backend()
+                    .deregister(fd, token(old.key, old.generation));
             }
-            self.backend().register(fd, tok, mode)?;
+        }
+        self.backend().register(fd, tok, mode)?;
+        if let Mode::Level(interest) = mode {
             io.level_interest.set(interest);
-            level_fds.insert(fd, key);
-        } else {
-            self.backend().register(fd, tok, mode)?;
+            self.level_fds.borrow_mut().insert(fd, key);
         }
         sources.insert(io.clone());
         Ok(io)
@@ -382,12 +383,12 @@ impl Reactor {
         Ok(())
     }
 
-    /// Whether `io` is (still) the registration of `fd`.
+    /// Whether `io` is (still) the registration of `fd`: a level one only
+    /// while the number is mapped to it (a newer registration, level or
+    /// edge, takes the number over); an edge one always (its owner closes
+    /// the descriptor after deregistering).
     fn owns(&self, fd: RawFd, io: &ScheduledIo) -> bool {
-        match self.level_fds.borrow().get(&fd) {
-            Some(&key) => key == io.key,
-            None => true, // edge-triggered: the owner closes fd after us
-        }
+        !io.is_level() || self.level_fds.borrow().get(&fd) == Some(&io.key)
     }
 
     /// Removes a registration; returns it so the caller drops its wakers
