@@ -32,6 +32,50 @@ fn call_soon_runs_in_fifo_order_after_current_step() {
 }
 
 #[test]
+fn the_main_future_resumes_in_its_turn_beside_a_yielding_task() {
+    // The loop may start an iteration without returning to `block_on`
+    // while a task keeps yielding; the main future woken meanwhile must
+    // still run at the next iteration, as asyncio's main task would.
+    let steps = Rc::new(std::cell::Cell::new(0u32));
+    corio::run(async {
+        let (tx, rx) = corio::sync::oneshot::channel();
+        let counted = steps.clone();
+        let busy = corio::spawn(async move {
+            tx.send(()).unwrap();
+            for _ in 0..50 {
+                counted.set(counted.get() + 1);
+                corio::yield_now().await;
+            }
+        });
+        rx.await.unwrap();
+        assert!(
+            steps.get() <= 2,
+            "main resumed after {} of the task's steps",
+            steps.get()
+        );
+        busy.await.unwrap();
+    });
+    // And `run_forever` stops at the iteration after `stop()`.
+    let rt = Runtime::new().unwrap();
+    let after_stop = Rc::new(std::cell::Cell::new(0u32));
+    let counted = after_stop.clone();
+    let _spinner = rt.spawn(async move {
+        corio::yield_now().await;
+        corio::stop();
+        loop {
+            counted.set(counted.get() + 1);
+            corio::yield_now().await;
+        }
+    });
+    rt.run_forever();
+    assert!(
+        after_stop.get() <= 2,
+        "ran {} steps after stop()",
+        after_stop.get()
+    );
+}
+
+#[test]
 fn cancelled_callbacks_do_not_run_and_drop_their_closure() {
     let ran = Rc::new(RefCell::new(Vec::new()));
     let captured = Rc::new(());

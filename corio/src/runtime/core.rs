@@ -322,6 +322,17 @@ impl Core {
     /// then run the runnables ready at that point. `main_ready` says the
     /// `block_on` future was woken and must run.
     pub(crate) fn run_once(&self, main_ready: bool) {
+        self.run_iterations_while(main_ready, || false);
+    }
+
+    /// [`run_once`](Self::run_once), then more iterations while each would
+    /// only run what is queued (no timers pending, no I/O poll due, nothing
+    /// from other threads, no stop) and `caller_idle()` says the caller has
+    /// nothing to do between them: a task that yields, or two that hand off
+    /// to each other, skip the way out of this function and back in. Every
+    /// iteration still runs only what was queued when it began.
+    #[inline]
+    pub(crate) fn run_iterations_while(&self, main_ready: bool, caller_idle: impl Fn() -> bool) {
         let has_ready = main_ready
             || self.stopping.get()
             || self.shared.has_injected()
@@ -357,22 +368,44 @@ impl Core {
         if self.shared.has_injected() {
             self.drain_injected();
         }
-        let n = self.queue.borrow().len();
-        for _ in 0..n {
-            let next = {
-                let mut queue = self.queue.borrow_mut();
-                let next = queue.pop_front();
-                if let Some(after) = queue.front() {
-                    after.prefetch();
+        let mut n = self.queue.borrow().len();
+        loop {
+            for _ in 0..n {
+                let next = {
+                    let mut queue = self.queue.borrow_mut();
+                    let next = queue.pop_front();
+                    if let Some(after) = queue.front() {
+                        after.prefetch();
+                    }
+                    next
+                };
+                match next {
+                    Some(runnable) => self.run(runnable),
+                    None => break,
                 }
-                next
-            };
-            match next {
-                Some(runnable) => self.run(runnable),
-                None => break,
+            }
+            self.count_ran(n);
+            if !self.next_iteration_only_runs_the_queue() || !caller_idle() {
+                break;
+            }
+            n = self.queue.borrow().len();
+            if n == 0 {
+                break;
             }
         }
-        self.count_ran(n);
+    }
+
+    /// Whether the next iteration's start would do nothing but take the
+    /// ready queue's length: no stop, no timers to check, no cross-thread
+    /// work, no I/O poll due.
+    #[inline]
+    fn next_iteration_only_runs_the_queue(&self) -> bool {
+        let due = self.stopping.get()
+            || self.has_timers.get()
+            || self.shared.has_injected()
+            || self.ran_since_poll.get() >= self.event_interval
+            || (self.poll_each_iteration && self.reactor.has_sources());
+        !due
     }
 
     /// Counts runnables run since the last reactor poll.

@@ -326,7 +326,9 @@ impl Runtime {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if main.woken.swap(false, Ordering::AcqRel) {
+            // A plain load first: the swap is a locked instruction, and
+            // most iterations find the main future not woken.
+            if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::AcqRel) {
                 let _budget = coop::BudgetGuard::task();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
@@ -335,7 +337,9 @@ impl Runtime {
                 // toward the next I/O and timer check.
                 core.count_ran(1);
             }
-            core.run_once(main.woken.load(Ordering::Acquire));
+            core.run_iterations_while(main.woken.load(Ordering::Acquire), || {
+                !main.woken.load(Ordering::Relaxed)
+            });
         }
     }
 
@@ -350,7 +354,7 @@ impl Runtime {
         let core = &*self.core;
         let _enter = context::enter(core);
         loop {
-            core.run_once(false);
+            core.run_iterations_while(false, || !core.shared.stop_requested());
             if core.take_stop() {
                 break;
             }

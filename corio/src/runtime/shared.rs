@@ -137,8 +137,15 @@ impl Shared {
         self.notify();
     }
 
+    /// Whether another thread asked the loop to stop (not clearing it).
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_requested.load(Ordering::Acquire)
+    }
+
     pub(crate) fn take_stop_request(&self) -> bool {
-        self.stop_requested.swap(false, Ordering::AcqRel)
+        // A plain load first: the swap is a locked instruction, and
+        // `run_forever` asks after every iteration.
+        self.stop_requested() && self.stop_requested.swap(false, Ordering::AcqRel)
     }
 }
 
