@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::Duration;
 
 use corio::io::{Interest, Watch};
@@ -13,6 +12,8 @@ use corio::net::{TcpListener, TcpStream};
 use corio::runtime::IoBackend;
 use corio::Runtime;
 use futures::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
 
 const BACKENDS: [IoBackend; 2] = [IoBackend::Epoll, IoBackend::IoUring];
 
@@ -213,15 +214,18 @@ fn io_uring_refused_by_the_kernel_is_an_error_not_epoll() {
 /// and `CORIO_TEST_CHILD` telling it that it is the child: for what must
 /// not happen beside other tests' threads (a seccomp filter, a fork).
 fn run_alone(name: &str, env: &[(&str, &str)]) {
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("CORIO_TEST_CHILD", "1")
-        .envs(env.iter().copied())
-        .status()
-        .unwrap();
+    let env: Vec<_> = env
+        .iter()
+        .copied()
+        .chain([("CORIO_TEST_CHILD", "1")])
+        .collect();
+    let out = common::rerun_alone(name, &env);
     assert!(
-        status.success(),
-        "{name}: the child's checks failed: {status}"
+        out.status.success(),
+        "{name}: the child's checks failed: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use corio::{call_at, call_later, call_soon, Runtime};
 
+mod common;
+
 fn paused() -> Runtime {
     Runtime::builder().paused(true).build().unwrap()
 }
@@ -356,16 +358,10 @@ fn corio_debug_env_turns_on_debug_mode() {
         });
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "corio_debug_env_turns_on_debug_mode",
-            "--exact",
-            "--nocapture",
-        ])
-        .env("CORIO_TEST_DEBUG_CHILD", "1")
-        .env("CORIO_DEBUG", "1")
-        .output()
-        .unwrap();
+    let out = common::rerun_alone(
+        "corio_debug_env_turns_on_debug_mode",
+        &[("CORIO_TEST_DEBUG_CHILD", "1"), ("CORIO_DEBUG", "1")],
+    );
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -390,15 +386,10 @@ fn panic_reports_carry_the_panic_message() {
         });
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "panic_reports_carry_the_panic_message",
-            "--exact",
-            "--nocapture",
-        ])
-        .env("CORIO_TEST_PANIC_CHILD", "1")
-        .output()
-        .unwrap();
+    let out = common::rerun_alone(
+        "panic_reports_carry_the_panic_message",
+        &[("CORIO_TEST_PANIC_CHILD", "1")],
+    );
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("task boom 42"), "{stderr}");

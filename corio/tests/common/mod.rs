@@ -34,3 +34,16 @@ pub fn raise_fd_limit() {
         }
     }
 }
+
+/// Runs test `name` of this test binary again in a child process of its
+/// own, with `env` set, and returns what it printed and how it ended: for
+/// what must not happen beside other tests' threads (a seccomp filter, a
+/// fork) or must be read from a fresh process's stderr. The child tells
+/// itself apart by a variable in `env`.
+pub fn rerun_alone(name: &str, env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
