@@ -1,8 +1,9 @@
 """An echo server on one loop (asyncio, uvloop, rloop, rsloop or corio),
 as a ``Protocol`` (default) or with asyncio streams (``streams``): prints
-its port, then serves until killed. The same code for every loop.
+its port, then serves until killed, or (``--exit-after N``, Protocol only)
+until N connections have closed. The same code for every loop.
 
-    python echo_server.py LOOP [protocol|streams]
+    python echo_server.py LOOP [protocol|streams] [--exit-after N]
 """
 
 from __future__ import annotations
@@ -14,12 +15,22 @@ from typing import Any
 from loop_rows import new_loop
 
 
+EXIT_AFTER = 0  # connections to serve before stopping the loop (0: never)
+closed = 0
+
+
 class Echo(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        global closed
+        closed += 1
+        if closed == EXIT_AFTER:
+            asyncio.get_event_loop().stop()
 
 
 async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -30,6 +41,11 @@ async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 def main() -> None:
+    global EXIT_AFTER
+    if "--exit-after" in sys.argv:
+        at = sys.argv.index("--exit-after")
+        EXIT_AFTER = int(sys.argv[at + 1])
+        del sys.argv[at : at + 2]
     loop = new_loop(sys.argv[1])
     asyncio.set_event_loop(loop)
     if sys.argv[2:3] == ["streams"]:
