@@ -14,7 +14,6 @@ from typing import Any
 
 from loop_rows import new_loop
 
-
 EXIT_AFTER = 0  # connections to serve before stopping the loop (0: never)
 closed = 0
 
