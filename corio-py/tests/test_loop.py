@@ -138,6 +138,37 @@ def test_keyboard_interrupt_in_a_callback_stops_the_loop_and_propagates(loop):
     assert loop.run_until_complete(asyncio.sleep(0, result=5)) == 5
 
 
+def test_a_subclass_call_soon_serves_tasks_and_a_closed_loop_is_freed_at_once():
+    # Before 3.12 the loop binds `call_soon` once on the instance (for the C
+    # Task's getattr); a subclass's own must still be what tasks call, and
+    # closing drops that binding so the loop is freed by reference count.
+    class Counting(corio.Loop):
+        calls = 0
+
+        def call_soon(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            Counting.calls += 1
+            return super().call_soon(*args, **kwargs)
+
+    sub = Counting()
+    try:
+        sub.run_until_complete(asyncio.sleep(0))
+    finally:
+        sub.close()
+    assert Counting.calls >= 2, "task steps went through the subclass's call_soon"
+
+    gc.disable()
+    try:
+        plain = corio.new_event_loop()
+        plain.run_until_complete(asyncio.sleep(0))
+        plain.close()
+        assert "call_soon" not in vars(plain)
+        ref = weakref.ref(plain)
+        del plain
+        assert ref() is None, "a closed loop waits for the garbage collector"
+    finally:
+        gc.enable()
+
+
 def test_misuse_gets_asyncios_errors(loop):
     async def nested():
         with pytest.raises(RuntimeError):

@@ -58,6 +58,14 @@ class Loop(
         self._init_unix()
         self._init_pipes()
         self._signal_handlers: dict[int, events.Handle] = {}
+        if sys.version_info < (3, 12) and type(self).call_soon is _corio.CoreLoop.call_soon:
+            # Before 3.12 the C Task and Future look `call_soon` up with
+            # getattr, which makes a new bound method (a garbage-collected
+            # object) for every task step and done callback; one bound here
+            # serves them all (sleep(0): 5,931 -> 5,617 instructions). A
+            # subclass's own `call_soon` is left alone; `close` drops this
+            # one (it is a reference cycle through the loop).
+            self.call_soon = _corio.CoreLoop.call_soon.__get__(self)
 
     # -- debug mode (the Rust loop reads the flag) --------------------
 
@@ -197,6 +205,7 @@ class Loop(
         self._release_pipe_transports()
         self._close_child_pidfds()
         self._core_close()
+        self.__dict__.pop("call_soon", None)
 
     # -- file descriptors (level-triggered, as asyncio's selectors) ---
 
