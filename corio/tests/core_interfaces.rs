@@ -227,22 +227,34 @@ fn a_watch_is_level_triggered() {
     });
 }
 
+/// A watch on a socket whose descriptor is then closed behind the watch's
+/// back and its number reused by another socket (dup2 does both at once,
+/// so no other test's socket can take the number in between). Returns the
+/// stale watch, the number's new socket, that socket's peer, and the first
+/// socket's peer (kept open). Inside a running loop.
+fn stale_watch_and_reused_number() -> (
+    Watch,
+    std::os::fd::OwnedFd,
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+) {
+    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+    let (a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = b1.into_raw_fd();
+    let old = Watch::new(fd, Interest::READABLE).unwrap();
+    let (a2, b2) = std::os::unix::net::UnixStream::pair().unwrap();
+    // SAFETY: dup2 onto the number we own (closing what it held).
+    assert!(unsafe { libc::dup2(b2.as_raw_fd(), fd) } >= 0);
+    drop(b2);
+    // SAFETY: `fd` is ours, now naming the second socket.
+    let reused = unsafe { OwnedFd::from_raw_fd(fd) };
+    (old, reused, a2, a1)
+}
+
 #[test]
 fn a_watch_copes_with_descriptor_reuse() {
-    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
     corio::run(async {
-        let (_a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
-        let fd = b1.into_raw_fd();
-        let old = Watch::new(fd, Interest::READABLE).unwrap();
-        // The descriptor is closed behind the watch's back and its number
-        // reused by another socket (dup2 does both at once, so no other
-        // test's socket can take the number in between).
-        let (mut a2, b2) = std::os::unix::net::UnixStream::pair().unwrap();
-        // SAFETY: dup2 onto the number we own (closing what it held).
-        assert!(unsafe { libc::dup2(b2.as_raw_fd(), fd) } >= 0);
-        drop(b2);
-        // SAFETY: `fd` is ours, now naming the second socket.
-        let reused = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (old, reused, mut a2, _a1) = stale_watch_and_reused_number();
         let new = Watch::new(reused.as_raw_fd(), Interest::READABLE).unwrap();
         // The stale watch goes away; the new one must keep its registration.
         drop(old);
@@ -257,19 +269,10 @@ fn a_watch_copes_with_descriptor_reuse() {
 
 #[test]
 fn a_stale_watch_leaves_a_corio_socket_on_its_number_alone() {
-    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
     corio::run(async {
-        let (_a1, b1) = std::os::unix::net::UnixStream::pair().unwrap();
-        let fd = b1.into_raw_fd();
-        let old = Watch::new(fd, Interest::READABLE).unwrap();
-        // The number is closed behind the watch's back and reused, this
-        // time by one of corio's own (edge-triggered) sockets.
-        let (mut a2, b2) = std::os::unix::net::UnixStream::pair().unwrap();
-        // SAFETY: dup2 onto the number we own (closing what it held).
-        assert!(unsafe { libc::dup2(b2.as_raw_fd(), fd) } >= 0);
-        drop(b2);
-        // SAFETY: `fd` is ours, now naming the second socket.
-        let reused = unsafe { OwnedFd::from_raw_fd(fd) };
+        // The number's new owner is one of corio's own (edge-triggered)
+        // sockets this time.
+        let (old, reused, mut a2, _a1) = stale_watch_and_reused_number();
         let stream =
             corio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(reused)).unwrap();
         // Changing or dropping the stale watch must not touch the socket's
