@@ -1,5 +1,6 @@
-//! The task cell and its handle: one allocation per task holding its
-//! header and future ([`raw`]), the state machine every transition goes
+//! The task cell and its handle: one cell per task holding its header and
+//! future ([`raw`]), carved from the loop's [`arena`], the loop's
+//! [`registry`] of live tasks, the state machine every transition goes
 //! through ([`state`]), the one door to the scheduler ([`schedule`]), and
 //! the [`Task`] handle that awaits the output.
 

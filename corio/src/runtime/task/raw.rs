@@ -1,5 +1,6 @@
-//! The raw task: one heap allocation holding a header and the future (later
-//! its output), reference counted so that wakers may live on any thread.
+//! The raw task: one cell (from the loop's arena, or the global allocator
+//! for a big future) holding a header and the future (later its output),
+//! reference counted so that wakers may live on any thread.
 //!
 //! Threading rules, which make the `unsafe` below sound:
 //! - The future `F` and output `T` are only created, polled, dropped and
