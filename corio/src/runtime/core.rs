@@ -39,6 +39,9 @@ use crate::driver::timer::Timers;
 /// busy loop still notices I/O.
 const MAX_POLL_SKIP: Duration = Duration::from_millis(1);
 
+/// Ready-queue entries kept allocated when the queue empties after a burst.
+const QUEUE_KEPT: usize = 4096;
+
 /// Settings fixed when the loop is built.
 pub(crate) struct CoreConfig {
     pub(crate) paused: bool,
@@ -385,6 +388,9 @@ impl Core {
                 }
             }
             self.count_ran(n);
+            if n > QUEUE_KEPT {
+                self.release_spare_queue();
+            }
             if !self.next_iteration_only_runs_the_queue() || !caller_idle() {
                 break;
             }
@@ -392,6 +398,23 @@ impl Core {
             if n == 0 {
                 break;
             }
+        }
+    }
+
+    /// The ready queue's allocated room, in entries.
+    #[cfg(test)]
+    pub(crate) fn queue_capacity(&self) -> usize {
+        self.queue.borrow().capacity()
+    }
+
+    /// After a burst (more than `QUEUE_KEPT` runnables in one batch), gives
+    /// the ready queue's spare room back once it is empty: a loop that once
+    /// had a million tasks ready need not keep 24 MB of queue for ever.
+    #[cold]
+    fn release_spare_queue(&self) {
+        let mut queue = self.queue.borrow_mut();
+        if queue.is_empty() {
+            queue.shrink_to(QUEUE_KEPT);
         }
     }
 

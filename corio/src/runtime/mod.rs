@@ -630,6 +630,27 @@ mod tests {
     use crate::driver::io::poll_backend::PollBackend;
     use crate::driver::io::Reactor;
 
+    /// After a burst of ready tasks the queue gives its room back once it
+    /// empties (a loop does not keep a burst's queue for ever), and keeps
+    /// it while a burst is still running.
+    #[test]
+    fn the_ready_queue_shrinks_after_a_burst() {
+        let rt = super::Runtime::new().unwrap();
+        let capacity = || rt.core().queue_capacity();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..100_000).map(|_| crate::spawn(async {})).collect();
+            assert!(capacity() >= 100_000, "the burst is queued");
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        assert!(
+            capacity() <= 8192,
+            "kept {} entries after the burst",
+            capacity()
+        );
+    }
+
     /// The runtime on a `poll(2)` backend instead of epoll, with nothing
     /// else changed: TCP echo, timers, a wake from another thread.
     #[test]
