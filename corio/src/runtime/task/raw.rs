@@ -318,7 +318,7 @@ unsafe fn waker_wake_by_ref(ptr: *const ()) {
     // sets a flag, with no reference counting.
     // SAFETY: as above, the header is live.
     let header = unsafe { ptr.as_ref() };
-    let handled = schedule::on_own_loop(header.loop_id, || header.state.notify_if_running());
+    let handled = schedule::on_own_loop(header.loop_id, |_| header.state.notify_if_running());
     if handled != Some(true) {
         // SAFETY: live, as above.
         schedule::schedule(unsafe { TaskRef::new_ref(ptr) });
@@ -548,7 +548,7 @@ unsafe fn dealloc<F: Future + 'static>(ptr: NonNull<Header>) {
             // On the loop's thread, with the loop entered, straight back to
             // its free list; anywhere else through the remote stack.
             // SAFETY: from the arena of loop `loop_id`, freed once, unused.
-            let local = schedule::on_own_loop_core(loop_id, |core| unsafe {
+            let local = schedule::on_own_loop(loop_id, |core| unsafe {
                 core.task_arena().free_local(memory, class)
             });
             if local.is_none() {

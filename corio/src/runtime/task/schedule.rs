@@ -27,14 +27,9 @@ pub(crate) fn schedule(task: TaskRef) {
     }
 }
 
-/// Runs `f` if loop `loop_id` is the one running on this thread.
-pub(crate) fn on_own_loop<R>(loop_id: u64, f: impl FnOnce() -> R) -> Option<R> {
-    context::with_loop(loop_id, |_| f())
-}
-
 /// Runs `f` with loop `loop_id`'s core if it is the one running on this
 /// thread.
-pub(crate) fn on_own_loop_core<R>(
+pub(crate) fn on_own_loop<R>(
     loop_id: u64,
     f: impl FnOnce(&crate::runtime::core::Core) -> R,
 ) -> Option<R> {
