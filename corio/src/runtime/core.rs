@@ -345,11 +345,7 @@ impl Core {
         let timers_pending = self.has_timers.get();
         let mut now = timers_pending.then(|| self.now());
         let overdue = now.is_some_and(|now| now >= self.poll_due.get());
-        if !has_ready
-            || overdue
-            || self.ran_since_poll.get() >= self.event_interval
-            || (self.poll_each_iteration && self.reactor.has_sources())
-        {
+        if !has_ready || overdue || self.poll_due_with_work_ready() {
             let next_deadline = self.timers.borrow_mut().next_deadline();
             let came_in = self.poll_io(self.poll_timeout(has_ready, next_deadline));
             self.ran_since_poll.set(0);
@@ -426,9 +422,17 @@ impl Core {
         let due = self.stopping.get()
             || self.has_timers.get()
             || self.shared.has_injected()
-            || self.ran_since_poll.get() >= self.event_interval
-            || (self.poll_each_iteration && self.reactor.has_sources());
+            || self.poll_due_with_work_ready();
         !due
+    }
+
+    /// Whether the reactor must be polled although work is ready (timers
+    /// aside): `event_interval` runnables ran since the last poll, or the
+    /// loop polls every iteration while descriptors are registered.
+    #[inline]
+    fn poll_due_with_work_ready(&self) -> bool {
+        self.ran_since_poll.get() >= self.event_interval
+            || (self.poll_each_iteration && self.reactor.has_sources())
     }
 
     /// Counts runnables run since the last reactor poll.
