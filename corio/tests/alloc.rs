@@ -44,15 +44,20 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Spawns and joins `n` tasks at once, so that the growth of the ready
+/// queue and the registry is not counted after (and the arena's first
+/// chunk exists).
+async fn warm_up(n: usize) {
+    let warm: Vec<_> = (0..n).map(|_| corio::spawn(async {})).collect();
+    for t in warm {
+        t.await.unwrap();
+    }
+}
+
 #[test]
 fn spawn_costs_no_allocation_from_the_loops_arena() {
     corio::run(async {
-        // Warm up the queue and registry so their growth is not counted
-        // (the arena's first chunk comes with the first task).
-        let warm: Vec<_> = (0..1000).map(|_| corio::spawn(async {})).collect();
-        for t in warm {
-            t.await.unwrap();
-        }
+        warm_up(1000).await;
         let mut tasks = Vec::with_capacity(100);
         counting(true);
         for i in 0..100u64 {
@@ -77,10 +82,7 @@ fn spawn_costs_no_allocation_from_the_loops_arena() {
 #[test]
 fn a_future_too_big_for_the_arena_costs_one_allocation() {
     corio::run(async {
-        let warm: Vec<_> = (0..100).map(|_| corio::spawn(async {})).collect();
-        for t in warm {
-            t.await.unwrap();
-        }
+        warm_up(100).await;
         let mut tasks = Vec::with_capacity(100);
         counting(true);
         for i in 0..100u8 {
