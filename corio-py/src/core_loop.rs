@@ -25,10 +25,12 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::gil::{take_pending, ReleaseGil};
 use crate::handle::{new_handle, new_timer_handle, set_pending_timer};
 use crate::handle_runnable::{debug_scope, forget_timer, remember_timer, runnable, timer_runnable};
+use crate::loop_method::GilSlot;
 use crate::owned::ThreadBound;
 use crate::threadsafe::RemoteLoop;
 
@@ -71,6 +73,10 @@ pub struct CoreLoop {
     /// asyncio's `_stopping` (the Python `Loop._stopping` property): set by
     /// `stop()`, from any thread.
     stopping: AtomicBool,
+    /// The bound `call_soon` every `getattr(loop, "call_soon")` returns
+    /// before Python 3.12 (module `loop_method`); a reference cycle
+    /// through the loop, shown to the collector and dropped by `close`.
+    bound_call_soon: GilSlot,
 }
 
 struct Inner {
@@ -191,6 +197,14 @@ impl Inner {
 
 #[pymethods]
 impl CoreLoop {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.bound_call_soon.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        Python::attach(|py| self.bound_call_soon.clear(py));
+    }
+
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> PyResult<CoreLoop> {
@@ -209,6 +223,7 @@ impl CoreLoop {
             }),
             debug: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            bound_call_soon: GilSlot::new(),
         })
     }
 
@@ -346,7 +361,8 @@ impl CoreLoop {
     }
 
     /// Closes the loop: pending callbacks, timers and watches are dropped.
-    fn _core_close(&self) -> PyResult<()> {
+    fn _core_close(&self, py: Python<'_>) -> PyResult<()> {
+        self.bound_call_soon.clear(py);
         let inner = self.inner.get()?;
         let fds: Vec<FdWatch> = inner.fds.borrow_mut().drain().map(|(_, w)| w).collect();
         drop(fds);
@@ -555,6 +571,11 @@ impl CoreLoop {
             }
             ControlFlow::Continue(this.stopping.load(Ordering::Relaxed))
         })
+    }
+
+    /// The slot for the bound `call_soon` (module `loop_method`).
+    pub(crate) fn bound_call_soon(&self) -> &GilSlot {
+        &self.bound_call_soon
     }
 
     /// asyncio's debug mode (`get_debug`, a raw method in `fast_call`).

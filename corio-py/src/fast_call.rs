@@ -201,7 +201,7 @@ unsafe fn method<const N: usize>(
 macro_rules! vararg_method {
     ($(#[$doc:meta])* $fn:ident, [$($fixed:ident),+]) => {
         $(#[$doc])*
-        unsafe extern "C" fn $fn(
+        pub(crate) unsafe extern "C" fn $fn(
             slf: *mut ffi::PyObject,
             args: *const *mut ffi::PyObject,
             nargs: ffi::Py_ssize_t,

@@ -4,7 +4,10 @@ threads and child processes."""
 from __future__ import annotations
 
 import asyncio
+import dis
 import gc
+import inspect
+import io
 import os
 import signal
 import socket
@@ -139,9 +142,9 @@ def test_keyboard_interrupt_in_a_callback_stops_the_loop_and_propagates(loop):
 
 
 def test_a_subclass_call_soon_serves_tasks_and_a_closed_loop_is_freed_at_once():
-    # Before 3.12 the loop binds `call_soon` once on the instance (for the C
-    # Task's getattr); a subclass's own must still be what tasks call, and
-    # closing drops that binding so the loop is freed by reference count.
+    # Before 3.12 the loop keeps one bound `call_soon` (for the C Task's
+    # getattr); a subclass's own must still be what tasks call, and closing
+    # drops that binding so the loop is freed by reference count.
     class Counting(corio.Loop):
         calls = 0
 
@@ -160,13 +163,85 @@ def test_a_subclass_call_soon_serves_tasks_and_a_closed_loop_is_freed_at_once():
     try:
         plain = corio.new_event_loop()
         plain.run_until_complete(asyncio.sleep(0))
+        assert plain.call_soon is not None  # made the binding, if any
         plain.close()
-        assert "call_soon" not in vars(plain)
         ref = weakref.ref(plain)
         del plain
         assert ref() is None, "a closed loop waits for the garbage collector"
     finally:
         gc.enable()
+
+
+def test_call_soon_looked_up_or_called_unbound_behaves_as_asyncios(loop):
+    bound = loop.call_soon
+    assert bound.__self__ is loop and bound == loop.call_soon
+    assert bound.__name__ == "call_soon" == corio.Loop.call_soon.__name__
+    assert str(inspect.signature(bound)) == "(callback, /, *args, context=None)"
+    if sys.version_info < (3, 12):
+        # The C Task's getattr gets the loop's one bound method, not a new one.
+        assert loop.call_soon is bound
+    seen: list[int] = []
+    assert not corio.Loop.call_soon(loop, seen.append, 1).cancelled()
+    bound(seen.append, 2)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [1, 2]
+    with pytest.raises(TypeError):
+        corio.Loop.call_soon(object(), print)
+    with pytest.raises(TypeError):
+        corio.Loop.call_soon.__get__(object())
+
+
+def test_an_unclosed_loop_holding_its_bound_call_soon_is_collected():
+    lp = corio.new_event_loop()
+    lp.run_until_complete(asyncio.sleep(0))
+    assert lp.call_soon.__self__ is lp
+    ref = weakref.ref(lp)
+    del lp
+    gc.collect()
+    assert ref() is None, "the loop's bound call_soon kept it alive"
+
+
+def _attribute_loads(function) -> list[str]:  # type: ignore[no-untyped-def]
+    """The specialized instructions loading attributes in `function`."""
+    out = io.StringIO()
+    dis.dis(function, adaptive=True, file=out)  # type: ignore[call-arg]
+    return [
+        line.split()[1] if line.split()[0].isdigit() else line.split()[0]
+        for line in out.getvalue().splitlines()
+        if "LOAD_ATTR" in line or "LOAD_METHOD" in line
+    ]
+
+
+@pytest.mark.skipif(
+    not ((3, 11) <= sys.version_info[:2] < (3, 13)),
+    reason="3.11 and 3.12 specialize only on inline attribute values",
+)
+@pytest.mark.parametrize("subclass", [False, True])
+def test_loads_of_the_loops_methods_and_attributes_specialize(subclass):
+    # A loop whose attributes became a dictionary gets only the generic,
+    # slow attribute load in 3.11/3.12, for every method call on it.
+    class Sub(corio.Loop):
+        pass
+
+    lp = Sub() if subclass else corio.new_event_loop()
+    try:
+        lp.run_until_complete(asyncio.sleep(0))
+
+        def use(lp):  # type: ignore[no-untyped-def]
+            lp.call_soon(print)
+            lp.get_debug()
+            return lp._ready
+
+        for _ in range(100):
+            use(lp)
+        loads = _attribute_loads(use)
+        on_loop = [op for op in loads if "METHOD" in op or "INSTANCE" in op]
+        assert len(on_loop) == 3 and all(
+            "WITH_VALUES" in op or "INSTANCE_VALUE" in op for op in on_loop
+        ), loads
+    finally:
+        lp.close()
 
 
 def test_misuse_gets_asyncios_errors(loop):

@@ -163,3 +163,7 @@ class DatagramIO:
 
 # The C interface for extensions built with corio-ext (a PyCapsule).
 _C_API: object
+
+def keep_attributes_inline(cls: type[CoreLoop]) -> None:
+    """Makes instances of ``cls`` keep their attributes in CPython's inline
+    values on 3.11/3.12 (a no-op elsewhere)."""

@@ -51,6 +51,12 @@ class Loop(
 ):  # type: ignore[misc]
     """An asyncio event loop whose core is corio's Rust loop."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Keeps a subclass's attributes where 3.11/3.12's specializing
+        # interpreter looks for them (see `_corio.keep_attributes_inline`).
+        _corio.keep_attributes_inline(cls)
+
     def __init__(self) -> None:
         super().__init__()
         self._remote = self._core_remote()
@@ -58,14 +64,6 @@ class Loop(
         self._init_unix()
         self._init_pipes()
         self._signal_handlers: dict[int, events.Handle] = {}
-        if sys.version_info < (3, 12) and type(self).call_soon is _corio.CoreLoop.call_soon:
-            # Before 3.12 the C Task and Future look `call_soon` up with
-            # getattr, which makes a new bound method (a garbage-collected
-            # object) for every task step and done callback; one bound here
-            # serves them all (sleep(0): 5,945 -> 5,571 instructions). A
-            # subclass's own `call_soon` is left alone; `close` drops this
-            # one (it is a reference cycle through the loop).
-            self.call_soon = _corio.CoreLoop.call_soon.__get__(self)
 
     # -- debug mode (the Rust loop reads the flag) --------------------
 
@@ -90,7 +88,10 @@ class Loop(
     def run_forever(self) -> None:
         """asyncio's ``run_forever``, its iterations looping in Rust (unless
         ``_run_once`` was replaced on the instance, as a test may do)."""
-        if "_run_once" in self.__dict__:
+        # (Not `self.__dict__`: asking for it turns the attributes' inline
+        # values into a dictionary, and 3.11/3.12 then stop specializing
+        # every attribute and method load on the loop.)
+        if self._run_once != type(self)._run_once.__get__(self):
             return super().run_forever()
         if hasattr(asyncio.BaseEventLoop, "_run_forever_setup"):  # 3.13+
             try:
@@ -205,7 +206,6 @@ class Loop(
         self._release_pipe_transports()
         self._close_child_pidfds()
         self._core_close()
-        self.__dict__.pop("call_soon", None)
 
     # -- file descriptors (level-triggered, as asyncio's selectors) ---
 
@@ -254,3 +254,6 @@ class Loop(
             return False
         self._ensure_fd_no_transport(fd)
         return self._remove_writer(fd)
+
+
+_corio.keep_attributes_inline(Loop)
