@@ -202,7 +202,7 @@ impl CoreLoop {
     }
 
     fn __clear__(&self) {
-        Python::attach(|py| self.bound_call_soon.clear(py));
+        Python::attach(|py| self.bound_call_soon.retire(py));
     }
 
     #[new]
@@ -362,7 +362,7 @@ impl CoreLoop {
 
     /// Closes the loop: pending callbacks, timers and watches are dropped.
     fn _core_close(&self, py: Python<'_>) -> PyResult<()> {
-        self.bound_call_soon.clear(py);
+        self.bound_call_soon.retire(py);
         let inner = self.inner.get()?;
         let fds: Vec<FdWatch> = inner.fds.borrow_mut().drain().map(|(_, w)| w).collect();
         drop(fds);

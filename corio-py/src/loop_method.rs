@@ -16,7 +16,7 @@
 //! C `Task` calls the method without binding it, and CPython's own
 //! descriptor (whose calls 3.12 specializes) stays.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -29,42 +29,57 @@ use crate::core_loop::CoreLoop;
 
 /// One Python object kept by a frozen pyclass, read and replaced only with
 /// the GIL held (a `Python` token proves it) and shown to the collector.
-pub(crate) struct GilSlot(UnsafeCell<Option<Py<PyAny>>>);
+pub(crate) struct GilSlot {
+    value: UnsafeCell<Option<Py<PyAny>>>,
+    /// Set by `retire`: `set` keeps nothing any more (a closed loop makes
+    /// no new cycle through itself).
+    retired: Cell<bool>,
+}
 
-// SAFETY: every access to the cell takes a `Python` token or runs in the
+// SAFETY: every access to the cells takes a `Python` token or runs in the
 // collector's traversal, both with the GIL held, which serializes them
 // (the extension is built for GIL-enabled CPython only).
 unsafe impl Sync for GilSlot {}
 
 impl GilSlot {
     pub(crate) const fn new() -> GilSlot {
-        GilSlot(UnsafeCell::new(None))
+        GilSlot {
+            value: UnsafeCell::new(None),
+            retired: Cell::new(false),
+        }
     }
 
     /// A new reference to the object, if set.
     pub(crate) fn get(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         // SAFETY: GIL held (`py`); the reference does not outlive this
         // expression, and `clone_ref` runs no Python code.
-        unsafe { (*self.0.get()).as_ref().map(|obj| obj.clone_ref(py)) }
+        unsafe { (*self.value.get()).as_ref().map(|obj| obj.clone_ref(py)) }
     }
 
-    pub(crate) fn set(&self, _py: Python<'_>, obj: Py<PyAny>) {
-        // SAFETY: GIL held; the old value is dropped after the cell is
-        // written, so Python code its release runs sees a consistent slot.
-        let old = unsafe { (*self.0.get()).replace(obj) };
-        drop(old);
+    /// Keeps a new reference to `obj` if the slot is empty and not
+    /// retired. Drops nothing, so it is safe where pyo3 does not know
+    /// that the thread holds the GIL (a raw slot function), where dropping
+    /// a `Py` would only queue its release.
+    pub(crate) fn fill(&self, obj: Borrowed<'_, '_, PyAny>) {
+        // SAFETY: GIL held (`obj` proves it); nothing runs meanwhile.
+        let value = unsafe { &mut *self.value.get() };
+        if value.is_none() && !self.retired.get() {
+            *value = Some(obj.to_owned().unbind());
+        }
     }
 
-    pub(crate) fn clear(&self, _py: Python<'_>) {
+    /// Drops the object and keeps none from now on.
+    pub(crate) fn retire(&self, _py: Python<'_>) {
+        self.retired.set(true);
         // SAFETY: as in `set`.
-        let old = unsafe { (*self.0.get()).take() };
+        let old = unsafe { (*self.value.get()).take() };
         drop(old);
     }
 
     pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: the collector traverses with the GIL held and runs no
         // code that could write the slot meanwhile.
-        match unsafe { &*self.0.get() } {
+        match unsafe { &*self.value.get() } {
             Some(obj) => visit.call(obj),
             None => Ok(()),
         }
@@ -164,7 +179,7 @@ unsafe extern "C" fn get(
         }
         let bound = descr_get(method, obj, ty);
         if !bound.is_null() {
-            slot.set(py, Py::from_borrowed_ptr(py, bound));
+            slot.fill(Borrowed::from_ptr(py, bound));
         }
         bound
     }

@@ -165,6 +165,7 @@ def test_a_subclass_call_soon_serves_tasks_and_a_closed_loop_is_freed_at_once():
         plain.run_until_complete(asyncio.sleep(0))
         assert plain.call_soon is not None  # made the binding, if any
         plain.close()
+        assert plain.call_soon is not None  # makes none once closed
         ref = weakref.ref(plain)
         del plain
         assert ref() is None, "a closed loop waits for the garbage collector"
