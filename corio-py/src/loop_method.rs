@@ -31,7 +31,7 @@ use crate::core_loop::CoreLoop;
 /// the GIL held (a `Python` token proves it) and shown to the collector.
 pub(crate) struct GilSlot {
     value: UnsafeCell<Option<Py<PyAny>>>,
-    /// Set by `retire`: `set` keeps nothing any more (a closed loop makes
+    /// Set by `retire`: `fill` keeps nothing any more (a closed loop makes
     /// no new cycle through itself).
     retired: Cell<bool>,
 }
@@ -71,7 +71,9 @@ impl GilSlot {
     /// Drops the object and keeps none from now on.
     pub(crate) fn retire(&self, _py: Python<'_>) {
         self.retired.set(true);
-        // SAFETY: as in `set`.
+        // SAFETY: GIL held (`_py`); the slot is emptied before the old
+        // object is released, so Python code its release runs sees a
+        // consistent slot.
         let old = unsafe { (*self.value.get()).take() };
         drop(old);
     }
