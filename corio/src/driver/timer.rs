@@ -35,6 +35,8 @@ const SLOT_BITS: u32 = 6;
 const NIL: usize = usize::MAX;
 /// The level marker of an entry already due when inserted.
 const DUE: u8 = u8::MAX;
+/// The level marker of an entry not yet filed (see `Timers::staged`).
+const STAGED: u8 = u8::MAX - 1;
 const TICK_NANOS: u32 = 1_000_000;
 
 /// What the store needs to know of an action.
@@ -77,6 +79,14 @@ pub(crate) struct Timers<A> {
     occupied: [u64; LEVELS],
     /// Entries already due when inserted, in insertion order.
     due: Vec<TimerKey>,
+    /// Entries beyond level 0 not yet filed into the wheel: the next
+    /// expiry pass (or `next_deadline`) files them. A timeout cancelled
+    /// before then (the common case: its future finished first) never
+    /// touches the wheel. Cancelled keys stay until the list is filed or
+    /// emptied.
+    staged: Vec<TimerKey>,
+    /// How many entries of `staged` are still pending.
+    staged_live: usize,
     /// Entries of the tick `elapsed`, which may not have ended yet:
     /// (exact deadline, sequence number, slab index), earliest first.
     /// Cancelled entries stay until popped (their key no longer matches).
@@ -109,6 +119,8 @@ impl<A: TimerOrder> Timers<A> {
             tails: [[NIL; SLOTS]; LEVELS],
             occupied: [0; LEVELS],
             due: Vec::new(),
+            staged: Vec::new(),
+            staged_live: 0,
             soon: BinaryHeap::new(),
             next_seq: 0,
             check_tick: u64::MAX,
@@ -176,8 +188,33 @@ impl<A: TimerOrder> Timers<A> {
             next: NIL,
         });
         let key = TimerKey { slot, seq };
-        self.file(key.slot);
+        if tick > self.elapsed && level_for(self.elapsed, tick) > 0 {
+            // An expiry pass must come before the entry's tick, and it
+            // files the entry first (a slot is taken a tick before it
+            // starts, and the entry's slot starts at or before its tick).
+            self.entries[slot].level = STAGED;
+            self.staged.push(key);
+            self.staged_live += 1;
+            self.lower_check(tick.saturating_sub(1));
+        } else {
+            self.file(key.slot);
+        }
         key
+    }
+
+    /// Files every staged entry still pending into the wheel.
+    fn file_staged(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let mut staged = std::mem::take(&mut self.staged);
+        for key in staged.drain(..) {
+            if self.entry_mut(key).is_some_and(|e| e.level == STAGED) {
+                self.file(key.slot);
+            }
+        }
+        self.staged = staged;
+        self.staged_live = 0;
     }
 
     /// Puts an entry in the slot its tick belongs to, seen from `elapsed`
@@ -229,8 +266,8 @@ impl<A: TimerOrder> Timers<A> {
             let e = &self.entries[index];
             (e.level, e.slot as usize, e.prev, e.next)
         };
-        if level == DUE {
-            return; // the due list skips removed keys
+        if level == DUE || level == STAGED {
+            return; // the due and staged lists skip removed keys
         }
         let level = level as usize;
         if prev == NIL {
@@ -265,14 +302,21 @@ impl<A: TimerOrder> Timers<A> {
     /// Removes a pending timer; returns its action so the caller drops it
     /// outside any borrow.
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<A> {
-        self.entry_mut(key)?;
+        let staged = self.entry_mut(key)?.level == STAGED;
         self.unlink(key.slot);
         let entry = self.entries.remove(key.slot);
+        if staged {
+            self.staged_live -= 1;
+            if self.staged_live == 0 {
+                self.staged.clear();
+            }
+        }
         self.ordered_pending -= usize::from(entry.ordered);
         let action = entry.action;
         if self.entries.is_empty() {
             // Nothing left for the stale keys to name.
             self.due.clear();
+            self.staged.clear();
             self.soon.clear();
         }
         Some(action)
@@ -334,6 +378,7 @@ impl<A: TimerOrder> Timers<A> {
         if self.entries.is_empty() {
             return None;
         }
+        self.file_staged();
         if !self.due.is_empty() {
             return Some(self.origin);
         }
@@ -354,6 +399,7 @@ impl<A: TimerOrder> Timers<A> {
     /// scheduled, tick by tick), which saves the sort (and, while no pending
     /// timer needs order, recording the sort keys at all).
     pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<A>) {
+        self.file_staged();
         let start = out.len();
         let ordered_before = self.ordered_pending;
         let mut batch = std::mem::take(&mut self.batch);
@@ -567,6 +613,49 @@ mod tests {
             };
         }
         assert_eq!(fired, deadlines.len());
+    }
+
+    #[test]
+    fn staged_timers_fire_on_time_when_the_loop_expires_only_when_due() {
+        // The loop calls `expire` only when `may_be_due`: timers waiting
+        // staged (not yet in the wheel) must still make it due in time.
+        let origin = Instant::now();
+        let mut timers = Timers::new(origin);
+        let keys: Vec<(TimerKey, u64)> = [70u64, 65, 130, 4_100, 5_000, 64, 200]
+            .iter()
+            .enumerate()
+            .map(|(i, &ms)| {
+                let at = origin + Duration::from_millis(ms) + Duration::from_micros(500);
+                (timers.insert(at, i as u32), ms * 1000 + 500)
+            })
+            .collect();
+        let cancelled = timers.insert(origin + Duration::from_secs(3), 99);
+        assert!(
+            timers.occupied.iter().all(|&slots| slots == 0),
+            "timers beyond level 0 wait staged"
+        );
+        assert_eq!(timers.cancel(cancelled), Some(99));
+        let mut fired = vec![None; keys.len()];
+        for step in 0..=60_000u64 {
+            let micros = step * 100;
+            let now = origin + Duration::from_micros(micros);
+            if timers.may_be_due(now) {
+                let mut out = Vec::new();
+                timers.expire(now, &mut out);
+                for label in out {
+                    fired[label as usize] = Some(micros);
+                }
+            }
+        }
+        for (i, (key, deadline)) in keys.iter().enumerate() {
+            let at = fired[i].unwrap_or_else(|| panic!("timer {i} never fired"));
+            assert!(
+                *deadline <= at && at < deadline + 1_100,
+                "deadline {deadline} µs, fired at {at} µs"
+            );
+            assert!(!timers.contains(*key));
+        }
+        assert!(timers.staged.is_empty() && timers.is_empty());
     }
 
     #[test]
