@@ -166,21 +166,20 @@ unsafe extern "C" fn get(
             return descr;
         }
         let py = Python::assume_attached();
+        let this =
+            is_core_loop(obj).then(|| Borrowed::from_ptr(py, obj).cast_unchecked::<CoreLoop>());
+        let slot = this.as_ref().map(|this| this.get().bound_call_soon());
+        if let Some(bound) = slot.and_then(|slot| slot.get(py)) {
+            return bound.into_ptr();
+        }
+        // Not bound yet, or not a loop: the method descriptor binds it, or
+        // raises the error CPython would.
         let method = (*descr.cast::<LoopMethod>()).method;
         let descr_get = (*ffi::Py_TYPE(method))
             .tp_descr_get
             .expect("a method descriptor binds");
-        if !is_core_loop(obj) {
-            // The method descriptor raises the error CPython would.
-            return descr_get(method, obj, ty);
-        }
-        let this = Borrowed::from_ptr(py, obj).cast_unchecked::<CoreLoop>();
-        let slot = this.get().bound_call_soon();
-        if let Some(bound) = slot.get(py) {
-            return bound.into_ptr();
-        }
         let bound = descr_get(method, obj, ty);
-        if !bound.is_null() {
+        if let Some(slot) = slot.filter(|_| !bound.is_null()) {
             slot.fill(Borrowed::from_ptr(py, bound));
         }
         bound
