@@ -627,9 +627,9 @@ impl Core {
             .borrow()
             .iter()
             .map(|header| TaskInfo {
-                id: header.id,
+                id: header.id(),
                 name: header.name().map(str::to_owned),
-                location: header.location,
+                location: header.location(),
                 state: match header.state.activity() {
                     Activity::Running => TaskState::Running,
                     Activity::Scheduled => TaskState::Scheduled,

@@ -59,9 +59,10 @@ impl<T> Task<T> {
         self.raw.header().state.is_cancelled()
     }
 
-    /// The task's id, unique within its loop.
+    /// The task's id, unique within its loop (ids count up from 1 and
+    /// wrap after 2^56 tasks, kept in 7 bytes of the header).
     pub fn id(&self) -> u64 {
-        self.raw.header().id
+        self.raw.header().id()
     }
 
     /// The name given with [`spawn_named`](crate::spawn_named).
@@ -71,7 +72,7 @@ impl<T> Task<T> {
 
     /// Where the task was spawned.
     pub fn location(&self) -> &'static Location<'static> {
-        self.raw.header().location
+        self.raw.header().location()
     }
 
     /// Lets the task run on with nobody awaiting it (the same as dropping

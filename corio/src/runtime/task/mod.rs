@@ -9,6 +9,7 @@ mod catch_unwind;
 mod error;
 mod join;
 pub(crate) mod oneshot;
+mod origin;
 pub(crate) mod raw;
 pub(crate) mod registry;
 pub(crate) mod schedule;

@@ -22,10 +22,11 @@ use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::arena::{self, TaskArena};
+use super::origin::Origin;
 use super::schedule;
 use super::state::{Completion, Idle, Start, State};
 use super::TaskError;
@@ -52,22 +53,24 @@ pub(crate) struct VTable {
     dealloc: unsafe fn(NonNull<Header>),
 }
 
-/// The part of a task that does not depend on its future's type.
+/// The part of a task that does not depend on its future's type: 56
+/// bytes (without `tracing`), so a trivial task's cell is 80.
 pub(crate) struct Header {
-    refs: AtomicUsize,
+    /// Reference count; `u32` packs beside `registry_key` (more than two
+    /// billion references to one task abort, as a leak would).
+    refs: AtomicU32,
+    /// Index in the loop's registry of live tasks.
+    registry_key: Cell<u32>,
     pub(crate) state: State,
+    /// The task id's low 56 bits (little-endian), packed beside `state`.
+    id: [u8; 7],
     vtable: &'static VTable,
     /// The loop this task belongs to (to tell a local wake from a foreign
     /// one, and to find the loop for a foreign wake).
     pub(crate) loop_id: u64,
-    pub(crate) id: u64,
-    /// Boxed: 8 bytes in every header instead of 24; only named tasks pay
-    /// for the box.
-    name: Option<Box<Cow<'static, str>>>,
-    pub(crate) location: &'static Location<'static>,
+    /// Spawn location and name, in one word.
+    origin: Origin,
     join_waker: Cell<Option<Waker>>,
-    /// Index in the loop's registry of live tasks (packs beside `state`).
-    registry_key: Cell<u32>,
     /// The task's span (feature `tracing`), entered around every poll.
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -116,15 +119,14 @@ pub(crate) fn allocate<F: Future + 'static>(
     );
     let cell = TaskCell {
         header: Header {
-            refs: AtomicUsize::new(3),
+            refs: AtomicU32::new(3),
+            registry_key: Cell::new(u32::MAX),
             state: State::new_scheduled(),
+            id: pack_id(meta.id),
             vtable: vtable::<F>(),
             loop_id: meta.loop_id,
-            id: meta.id,
-            name: meta.name.map(Box::new),
-            location: meta.location,
+            origin: Origin::new(meta.name, meta.location),
             join_waker: Cell::new(None),
-            registry_key: Cell::new(u32::MAX),
             #[cfg(feature = "tracing")]
             span,
         },
@@ -142,6 +144,14 @@ pub(crate) fn allocate<F: Future + 'static>(
     unsafe { memory.as_ptr().write(cell) };
     let ptr: NonNull<Header> = memory.cast();
     [TaskRef { ptr }, TaskRef { ptr }, TaskRef { ptr }]
+}
+
+/// A task id's low 56 bits, for [`Header::id`].
+fn pack_id(id: u64) -> [u8; 7] {
+    let bytes = id.to_le_bytes();
+    [
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6],
+    ]
 }
 
 fn vtable<F: Future + 'static>() -> &'static VTable {
@@ -280,7 +290,7 @@ impl Drop for TaskRef {
 fn increment(header: &Header) {
     // Relaxed is enough for an increment (as in `Arc::clone`); guard
     // against overflow from leaked wakers.
-    if header.refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+    if header.refs.fetch_add(1, Ordering::Relaxed) > i32::MAX as u32 {
         std::process::abort();
     }
 }
@@ -456,7 +466,19 @@ pub(crate) fn report_panic(header: &Header, when: &str, payload: &(dyn Any + Sen
 impl Header {
     /// The name given with `spawn_named`.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref().map(|n| &**n)
+        self.origin.name()
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.origin.location()
+    }
+
+    /// The task's id (unique on its loop for its first 2^56 tasks).
+    pub(crate) fn id(&self) -> u64 {
+        let mut bytes = [0; 8];
+        bytes[..7].copy_from_slice(&self.id);
+        u64::from_le_bytes(bytes)
     }
 
     /// Index in the loop's registry of live tasks.
@@ -472,9 +494,10 @@ impl Header {
 
 /// `#7 'name' (spawned at src/main.rs:10:5)`.
 pub(crate) fn describe(header: &Header) -> String {
+    let (id, location) = (header.id(), header.location());
     match header.name() {
-        Some(name) => format!("#{} '{}' (spawned at {})", header.id, name, header.location),
-        None => format!("#{} (spawned at {})", header.id, header.location),
+        Some(name) => format!("#{id} '{name}' (spawned at {location})"),
+        None => format!("#{id} (spawned at {location})"),
     }
 }
 
