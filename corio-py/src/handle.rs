@@ -144,10 +144,7 @@ pub(crate) fn set_pending_timer(handle: &Bound<'_, TimerHandle>, id: TimerId) {
     }
 }
 
-static VTABLE: RawRunnableVTable = RawRunnableVTable {
-    run: run_handle,
-    drop: drop_handle,
-};
+static VTABLE: RawRunnableVTable = RawRunnableVTable::new(run_handle, drop_handle);
 
 /// The queue entry for `handle`: one reference to it.
 ///

@@ -9,15 +9,10 @@ use corio::runtime::{RawRunnable, RawRunnableVTable, TimerId};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-static VTABLE: RawRunnableVTable = RawRunnableVTable {
-    run: run_handle,
-    drop: drop_handle,
-};
+static VTABLE: RawRunnableVTable = RawRunnableVTable::new(run_handle, drop_handle);
 
-static TIMER_VTABLE: RawRunnableVTable = RawRunnableVTable {
-    run: run_timer_handle,
-    drop: drop_timer_handle,
-};
+static TIMER_VTABLE: RawRunnableVTable =
+    RawRunnableVTable::new(run_timer_handle, drop_timer_handle);
 
 thread_local! {
     /// The pending timers of this thread's loops, by handle address, so

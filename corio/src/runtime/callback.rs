@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::context;
 use super::core::Core;
+use super::runnable::{Kind, RawRunnable, RawRunnableVTable};
+use super::task::panic_message;
 use super::timer::{deadline_after, TimerAction, TimerKey};
+use super::LoopError;
 
 /// A callback the loop can run once or cancel.
 pub(crate) trait Callback {
@@ -18,6 +21,8 @@ pub(crate) trait Callback {
     fn cancel(&self);
     fn is_cancelled(&self) -> bool;
     fn location(&self) -> &'static Location<'static>;
+    /// This reference as a ready-queue entry.
+    fn into_runnable(self: Rc<Self>) -> RawRunnable;
 }
 
 struct CallbackCell<F> {
@@ -42,6 +47,46 @@ impl<F: FnOnce()> Callback for CallbackCell<F> {
     fn location(&self) -> &'static Location<'static> {
         self.location
     }
+    fn into_runnable(self: Rc<Self>) -> RawRunnable {
+        let vtable = &RawRunnableVTable {
+            run: run_call::<F>,
+            drop: drop_call::<F>,
+            kind: Kind::Call {
+                location: call_location::<F>,
+            },
+        };
+        // SAFETY: `data` is one reference of an `Rc<CallbackCell<F>>`, which
+        // each of the vtable's functions takes back once.
+        unsafe { RawRunnable::with_vtable(Rc::into_raw(self) as *const (), vtable) }
+    }
+}
+
+/// Runs a queued callback unless it was cancelled; a panic is reported
+/// (naming where the callback was scheduled) and the loop carries on, as
+/// asyncio logs a callback's exception.
+unsafe fn run_call<F: FnOnce()>(data: *const ()) {
+    // SAFETY: `data` came from `Rc::into_raw` in `into_runnable`; taken back once.
+    let cell = unsafe { Rc::from_raw(data as *const CallbackCell<F>) };
+    if cell.is_cancelled() {
+        return;
+    }
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cell.run())) {
+        context::report(LoopError::new(format!(
+            "callback scheduled at {} panicked: {}",
+            cell.location,
+            panic_message(&*payload)
+        )));
+    }
+}
+
+unsafe fn drop_call<F>(data: *const ()) {
+    // SAFETY: as in `run_call`.
+    drop(unsafe { Rc::from_raw(data as *const CallbackCell<F>) });
+}
+
+unsafe fn call_location<F>(data: *const ()) -> &'static Location<'static> {
+    // SAFETY: `data` is a live `CallbackCell<F>` (its entry holds a reference).
+    unsafe { (*(data as *const CallbackCell<F>)).location }
 }
 
 pub(crate) fn new_callback<F: FnOnce() + 'static>(

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::callback::Callback;
 use super::debug::{DebugConfig, SlowCallback, TaskInfo, TaskState};
 use super::report::{ErrorHook, LoopError};
-use super::runnable::{RawRunnable, Runnable};
+use super::runnable::{Kind, RawRunnable};
 use super::shared::{Injected, Shared};
 use super::task::arena::TaskArena;
 use super::task::raw::{self, PollOutcome, TaskMeta, TaskRef};
@@ -70,7 +70,7 @@ pub(crate) struct Core {
     /// Whether `timers` holds any (read every iteration without a borrow).
     has_timers: Cell<bool>,
     reactor: Reactor,
-    queue: RefCell<VecDeque<Runnable>>,
+    queue: RefCell<VecDeque<RawRunnable>>,
     /// Every live (not yet complete) task, so that closing the loop can
     /// cancel them and `all_tasks` can list them.
     registry: RefCell<Registry>,
@@ -237,7 +237,7 @@ impl Core {
         if EAGER {
             self.run_eager(queued);
         } else {
-            self.queue.borrow_mut().push_back(Runnable::Task(queued));
+            self.queue.borrow_mut().push_back(RawRunnable::task(queued));
         }
         handle
     }
@@ -249,12 +249,12 @@ impl Core {
     #[inline(never)]
     fn run_eager(&self, task: TaskRef) {
         match super::context::with_current(|core| std::ptr::eq(core, self)) {
-            Some(true) => self.run(Runnable::Task(task)),
+            Some(true) => self.run(RawRunnable::task(task)),
             None => {
                 let _enter = super::context::enter(self);
-                self.run(Runnable::Task(task));
+                self.run(RawRunnable::task(task));
             }
-            Some(false) => self.queue.borrow_mut().push_back(Runnable::Task(task)),
+            Some(false) => self.queue.borrow_mut().push_back(RawRunnable::task(task)),
         }
     }
 
@@ -262,18 +262,18 @@ impl Core {
     /// reference the queue will own).
     pub(crate) fn schedule_local(&self, task: TaskRef) {
         if task.header().state.to_notified() == Notified::Schedule {
-            self.queue.borrow_mut().push_back(Runnable::Task(task));
+            self.queue.borrow_mut().push_back(RawRunnable::task(task));
         }
     }
 
     pub(crate) fn push_callback(&self, callback: Rc<dyn Callback>) {
         self.take_injected_first();
-        self.queue.borrow_mut().push_back(Runnable::Call(callback));
+        self.queue.borrow_mut().push_back(callback.into_runnable());
     }
 
     pub(crate) fn push_raw(&self, runnable: RawRunnable) {
         self.take_injected_first();
-        self.queue.borrow_mut().push_back(Runnable::Raw(runnable));
+        self.queue.borrow_mut().push_back(runnable);
     }
 
     /// Callbacks keep one FIFO order across threads (asyncio's single
@@ -534,13 +534,13 @@ impl Core {
         for item in self.shared.take_injected() {
             match item {
                 Injected::Wake(task) => self.schedule_local(task.0),
-                Injected::Call(f) => self.queue.borrow_mut().push_back(Runnable::Foreign(f)),
+                Injected::Call(f) => self.queue.borrow_mut().push_back(f.into_runnable()),
             }
         }
     }
 
     #[inline(always)]
-    fn run(&self, runnable: Runnable) {
+    fn run(&self, runnable: RawRunnable) {
         match &self.debug {
             None => self.run_runnable(runnable),
             Some(debug) => self.run_timed(debug, runnable),
@@ -550,12 +550,15 @@ impl Core {
     /// Debug mode: runs `runnable` and reports it when it took longer than
     /// the slow-callback threshold (asyncio's `slow_callback_duration`).
     #[inline(never)]
-    fn run_timed(&self, debug: &DebugConfig, runnable: Runnable) {
-        let what = match &runnable {
-            // SAFETY: `task` is a live reference we hold.
-            Runnable::Task(task) => SlowWhat::Task(unsafe { TaskRef::new_ref(task.as_ptr()) }),
-            Runnable::Call(callback) => SlowWhat::Callback(callback.location()),
-            Runnable::Foreign(_) | Runnable::Raw(_) => SlowWhat::Foreign,
+    fn run_timed(&self, debug: &DebugConfig, runnable: RawRunnable) {
+        let what = match runnable.kind() {
+            Kind::Task => SlowWhat::Task(runnable.task_ref().expect("a task entry")),
+            Kind::Call { .. } => SlowWhat::Callback(
+                runnable
+                    .call_location()
+                    .expect("a callback entry knows its location"),
+            ),
+            Kind::Foreign | Kind::Raw => SlowWhat::Foreign,
         };
         let start = Instant::now();
         self.run_runnable(runnable);
@@ -573,11 +576,11 @@ impl Core {
     }
 
     #[inline(always)]
-    fn run_runnable(&self, runnable: Runnable) {
-        match runnable {
-            Runnable::Task(task) => match task.poll() {
+    fn run_runnable(&self, runnable: RawRunnable) {
+        match runnable.into_task() {
+            Ok(task) => match task.poll() {
                 PollOutcome::Parked => drop(task),
-                PollOutcome::Requeue => self.queue.borrow_mut().push_back(Runnable::Task(task)),
+                PollOutcome::Requeue => self.queue.borrow_mut().push_back(RawRunnable::task(task)),
                 PollOutcome::Complete => {
                     let key = task.header().registry_key();
                     let registered = self.registry.borrow_mut().remove(key, task.as_ptr());
@@ -587,16 +590,14 @@ impl Core {
                     }
                 }
             },
-            Runnable::Call(callback) => {
-                if !callback.is_cancelled() {
-                    self.run_guarded(
-                        format_args!("callback scheduled at {}", callback.location()),
-                        || callback.run(),
-                    );
+            // Callbacks report their own panics, naming where they were
+            // scheduled; this names the rest.
+            Err(other) => match other.kind() {
+                Kind::Foreign => {
+                    self.run_guarded("callback sent from another thread", || other.run())
                 }
-            }
-            Runnable::Foreign(f) => self.run_guarded("callback sent from another thread", f),
-            Runnable::Raw(runnable) => self.run_guarded("raw runnable", || runnable.run()),
+                _ => self.run_guarded("raw runnable", || other.run()),
+            },
         }
     }
 
@@ -646,7 +647,7 @@ impl Core {
         // Destructors may spawn or schedule more work; repeat until quiet.
         for _ in 0..1000 {
             let tasks: Vec<TaskRef> = self.registry.borrow_mut().drain();
-            let queued: Vec<Runnable> = self.queue.borrow_mut().drain(..).collect();
+            let queued: Vec<RawRunnable> = self.queue.borrow_mut().drain(..).collect();
             if tasks.is_empty() && queued.is_empty() {
                 break;
             }

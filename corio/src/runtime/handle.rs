@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::context;
+use super::runnable::ForeignCall;
 use super::shared::{Injected, Shared};
 use super::task::Task;
 use super::task::{oneshot, CatchUnwind, TaskError};
@@ -56,7 +57,7 @@ impl LoopHandle {
         f: F,
     ) -> Result<(), LoopClosed> {
         self.shared
-            .inject(Injected::Call(Box::new(f)))
+            .inject(Injected::Call(ForeignCall::new(f)))
             .map_err(|_| LoopClosed)
     }
 

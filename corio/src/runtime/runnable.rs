@@ -1,39 +1,97 @@
-//! What the ready queue holds: runnables of several kinds, a task to poll
-//! being one of them. asyncio's queue holds callbacks; corio's holds tasks,
-//! callbacks, closures sent from other threads, and [`RawRunnable`]s — a
-//! foreign object (a Python callback handle, say) that is itself the queue
-//! entry, with no allocation of corio's per callback.
+//! What the ready queue holds: [`RawRunnable`]s, a data pointer and a
+//! vtable, 16 bytes each. A task to poll is one (its header and a vtable
+//! the loop recognises by address, so a task's poll stays inline in the
+//! loop); a `call_soon` callback is its `Rc` with a vtable per closure type;
+//! a closure sent from another thread is its box; and a foreign object (a
+//! Python callback handle, say) is itself the queue entry, with no
+//! allocation of corio's per callback. One shape for every kind keeps the
+//! queue at 16 bytes an entry (an enum of them took 24).
 
+use std::panic::Location;
 use std::rc::Rc;
 
-use super::callback::Callback;
 use super::task::raw::TaskRef;
 
-/// One unit of work on the ready queue.
-pub(crate) enum Runnable {
-    /// Poll a task.
-    Task(TaskRef),
-    /// Run a `call_soon` / `call_later` callback.
-    Call(Rc<dyn Callback>),
-    /// Run a closure sent from another thread.
-    Foreign(Box<dyn FnOnce() + Send>),
-    /// Run a foreign object through its own vtable.
-    Raw(RawRunnable),
+/// What kind of runnable a vtable runs: how the loop names it when it
+/// panics or runs slow.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// A task (the loop polls it itself; see [`RawRunnable::into_task`]).
+    Task,
+    /// A `call_soon`/`call_later` callback; it reports its own panics
+    /// (naming where it was scheduled) and says where that was.
+    Call {
+        location: unsafe fn(data: *const ()) -> &'static Location<'static>,
+    },
+    /// A closure sent from another thread.
+    Foreign,
+    /// A runnable made outside corio ([`RawRunnable::new`], `from_rc`).
+    Raw,
 }
 
-impl Runnable {
+impl RawRunnable {
+    /// The queue entry of a task: its header and [`TASK_VTABLE`].
+    #[inline(always)]
+    pub(crate) fn task(task: TaskRef) -> RawRunnable {
+        RawRunnable {
+            data: task.into_ptr().as_ptr() as *const (),
+            vtable: &TASK_VTABLE,
+        }
+    }
+
+    /// The task this entry stands for, or the entry back when it is not one.
+    #[inline(always)]
+    pub(crate) fn into_task(self) -> Result<TaskRef, RawRunnable> {
+        if std::ptr::eq(self.vtable, &TASK_VTABLE) {
+            let this = std::mem::ManuallyDrop::new(self);
+            // SAFETY: made by `RawRunnable::task` from `into_ptr` (only that
+            // constructor uses TASK_VTABLE), taken back once.
+            Ok(unsafe { TaskRef::from_ptr(std::ptr::NonNull::new_unchecked(this.data as *mut _)) })
+        } else {
+            Err(self)
+        }
+    }
+
+    /// A new reference to the task this entry stands for, if it is one.
+    pub(crate) fn task_ref(&self) -> Option<TaskRef> {
+        std::ptr::eq(self.vtable, &TASK_VTABLE).then(|| {
+            // SAFETY: a task entry's data is a live task header (the entry
+            // holds a reference, which keeps it alive while one is added).
+            unsafe { TaskRef::new_ref(std::ptr::NonNull::new_unchecked(self.data as *mut _)) }
+        })
+    }
+
+    /// A runnable of one of corio's own kinds.
+    ///
+    /// # Safety
+    /// As for [`RawRunnable::new`].
+    pub(crate) unsafe fn with_vtable(
+        data: *const (),
+        vtable: &'static RawRunnableVTable,
+    ) -> RawRunnable {
+        RawRunnable { data, vtable }
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.vtable.kind
+    }
+
+    /// For [`Kind::Call`]: where the callback was scheduled.
+    pub(crate) fn call_location(&self) -> Option<&'static Location<'static>> {
+        match self.vtable.kind {
+            // SAFETY: a `Call` vtable's `location` reads the data it came with.
+            Kind::Call { location } => Some(unsafe { location(self.data) }),
+            _ => None,
+        }
+    }
+
     /// Asks the CPU to start loading the object this runnable will touch
-    /// first (a task's header, a raw runnable's data), while the runnable
+    /// first (a task's header, a callback's cell), while the runnable
     /// before it runs: a burst of timers or tasks made long ago is cold in
     /// cache by the time it runs.
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
-        let ptr = match self {
-            Runnable::Task(task) => task.as_ptr().as_ptr() as *const u8,
-            Runnable::Raw(raw) => raw.data as *const u8,
-            Runnable::Call(_) | Runnable::Foreign(_) => return,
-        };
-        prefetch_read(ptr);
+        prefetch_read(self.data as *const u8);
     }
 }
 
@@ -50,15 +108,105 @@ fn prefetch_read(ptr: *const u8) {
     let _ = ptr;
 }
 
+/// The vtable of every task entry. The loop takes tasks out before running
+/// anything through a vtable, so `run` is never called; `drop` releases the
+/// queue's reference (a loop closing with tasks queued).
+static TASK_VTABLE: RawRunnableVTable = RawRunnableVTable {
+    run: run_task,
+    drop: drop_task,
+    kind: Kind::Task,
+};
+
+unsafe fn run_task(data: *const ()) {
+    debug_assert!(
+        false,
+        "corio: a task's queue entry is polled by the loop, never run"
+    );
+    // SAFETY: as for `drop_task`.
+    unsafe { drop_task(data) }
+}
+
+unsafe fn drop_task(data: *const ()) {
+    // SAFETY: `data` came from `TaskRef::into_ptr` in `RawRunnable::task`
+    // and stands for the queue's reference, released once.
+    drop(unsafe { TaskRef::from_ptr(std::ptr::NonNull::new_unchecked(data as *mut _)) });
+}
+
+/// A closure sent from another thread: its box and vtable, `Send` because
+/// the closure is.
+pub(crate) struct ForeignCall(RawRunnable);
+
+// SAFETY: the data is a `Box<F>` with `F: Send` (see `new`); its vtable runs
+// or drops it on whichever thread holds the `ForeignCall`.
+unsafe impl Send for ForeignCall {}
+
+impl ForeignCall {
+    pub(crate) fn new<F: FnOnce() + Send + 'static>(f: F) -> ForeignCall {
+        ForeignCall(RawRunnable {
+            data: Box::into_raw(Box::new(f)) as *const (),
+            vtable: &RawRunnableVTable {
+                run: run_boxed::<F>,
+                drop: drop_boxed::<F>,
+                kind: Kind::Foreign,
+            },
+        })
+    }
+
+    /// Its queue entry (on the loop's thread).
+    pub(crate) fn into_runnable(self) -> RawRunnable {
+        self.0
+    }
+}
+
+unsafe fn run_boxed<F: FnOnce()>(data: *const ()) {
+    // SAFETY: `data` came from `Box::into_raw` of a `Box<F>` in
+    // `ForeignCall::new`; taken back once.
+    let f = unsafe { Box::from_raw(data as *mut F) };
+    f();
+}
+
+unsafe fn drop_boxed<F>(data: *const ()) {
+    // SAFETY: as in `run_boxed`.
+    drop(unsafe { Box::from_raw(data as *mut F) });
+}
+
 /// The functions behind a [`RawRunnable`] (as `RawWakerVTable` is behind a
-/// `Waker`).
-#[derive(Debug)]
+/// `Waker`), made with [`RawRunnableVTable::new`].
 pub struct RawRunnableVTable {
     /// Runs the runnable, consuming the reference `data` stands for.
     pub run: unsafe fn(data: *const ()),
     /// Releases the reference without running (the loop closed, or the
     /// runnable was cancelled).
     pub drop: unsafe fn(data: *const ()),
+    pub(crate) kind: Kind,
+}
+
+impl RawRunnableVTable {
+    /// A vtable of these two functions, usually kept in a `static`:
+    ///
+    /// ```
+    /// use corio::runtime::RawRunnableVTable;
+    ///
+    /// unsafe fn run(_data: *const ()) {}
+    /// unsafe fn drop(_data: *const ()) {}
+    /// static VTABLE: RawRunnableVTable = RawRunnableVTable::new(run, drop);
+    /// ```
+    pub const fn new(
+        run: unsafe fn(data: *const ()),
+        drop: unsafe fn(data: *const ()),
+    ) -> RawRunnableVTable {
+        RawRunnableVTable {
+            run,
+            drop,
+            kind: Kind::Raw,
+        }
+    }
+}
+
+impl std::fmt::Debug for RawRunnableVTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRunnableVTable").finish_non_exhaustive()
+    }
 }
 
 /// A runnable made of a data pointer and a vtable: how a foreign runtime's
@@ -149,6 +297,7 @@ fn rc_vtable<T: RcRunnable>() -> &'static RawRunnableVTable {
     &RawRunnableVTable {
         run: run_rc::<T>,
         drop: drop_rc::<T>,
+        kind: Kind::Raw,
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
+use super::runnable::ForeignCall;
 use super::task::raw::ForeignTask;
 use crate::driver::io::Notify;
 
@@ -13,7 +14,7 @@ pub(crate) enum Injected {
     /// A task woken from another thread.
     Wake(ForeignTask),
     /// `call_soon_threadsafe`, or a spawn from another thread.
-    Call(Box<dyn FnOnce() + Send>),
+    Call(ForeignCall),
 }
 
 /// Shared between the loop and every handle and waker of it.
