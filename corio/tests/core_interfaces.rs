@@ -391,3 +391,78 @@ fn an_eager_task_runs_to_its_first_wait_before_spawn_eager_returns() {
     assert!(pos("nested eager") < pos("queued callback"));
     assert!(log.contains(&"after yield"));
 }
+
+#[test]
+fn a_panic_in_any_kind_of_runnable_is_reported_by_kind_and_the_loop_goes_on() {
+    // The ready queue holds every kind as a pointer and a vtable; each kind
+    // still names itself when it panics, and what follows still runs.
+    struct Boom;
+    impl corio::runtime::RcRunnable for Boom {
+        fn run(&self) {
+            panic!("raw boom");
+        }
+    }
+    let reports = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = reports.clone();
+    let rt = Runtime::builder()
+        .exception_handler(move |e| seen.lock().unwrap().push(e.message.clone()))
+        .build()
+        .unwrap();
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    rt.call_soon(|| panic!("local boom"));
+    let cancelled = rt.call_soon(|| panic!("cancelled callbacks never run"));
+    cancelled.cancel();
+    let handle = rt.handle();
+    std::thread::spawn(move || {
+        handle
+            .call_soon_threadsafe(|| panic!("foreign boom"))
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    rt.call_soon_raw(corio::runtime::RawRunnable::from_rc(Rc::new(Boom)));
+    let r = ran.clone();
+    rt.call_soon(move || r.borrow_mut().push("after"));
+    let task = rt.spawn(async { 7 });
+    rt.run_once();
+    assert_eq!(*ran.borrow(), ["after"]);
+    assert_eq!(rt.block_on(task).unwrap(), 7);
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    // In the order they were scheduled (asyncio's one FIFO across threads).
+    assert!(
+        reports[0].starts_with("callback scheduled at")
+            && reports[0].contains("core_interfaces.rs"),
+        "{reports:?}"
+    );
+    assert!(reports[0].ends_with("panicked: local boom"), "{reports:?}");
+    assert!(
+        reports[1].starts_with("callback sent from another thread panicked: foreign boom"),
+        "{reports:?}"
+    );
+    assert!(
+        reports[2].starts_with("raw runnable panicked: raw boom"),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn debug_mode_names_a_slow_callback_by_where_it_was_scheduled() {
+    let reports = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = reports.clone();
+    let rt = Runtime::builder()
+        .debug(true)
+        .slow_callback_duration(Duration::from_millis(50))
+        .on_slow_callback(move |slow| sink.lock().unwrap().push(slow.to_string()))
+        .build()
+        .unwrap();
+    rt.call_soon(|| std::thread::sleep(Duration::from_millis(150)));
+    rt.call_soon(|| {});
+    rt.run_once();
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0].contains("callback scheduled at") && reports[0].contains("core_interfaces.rs"),
+        "{reports:?}"
+    );
+}
