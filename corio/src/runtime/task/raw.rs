@@ -117,8 +117,23 @@ pub(crate) fn allocate<F: Future + 'static>(
         name = meta.name.as_deref(),
         spawned_at = %meta.location,
     );
-    let cell = TaskCell {
-        header: Header {
+    let layout = Layout::new::<TaskCell<F>>();
+    let memory = match arena::class_of(layout) {
+        Some(class) => arena.alloc(class),
+        // SAFETY: a task cell is never zero-sized (its header is not).
+        None => NonNull::new(unsafe { alloc::alloc(layout) })
+            .unwrap_or_else(|| alloc::handle_alloc_error(layout)),
+    };
+    let memory = memory.cast::<TaskCell<F>>();
+    let cell = memory.as_ptr();
+    // The header and the stage are written where they live, not built
+    // aside and copied in: the copy read the id's byte stores back in wide
+    // loads, which the CPU cannot forward, and every spawn waited on that.
+    // SAFETY: fresh memory of `TaskCell<F>`'s layout; each part is written
+    // once, through a pointer to its field (no reference to the
+    // uninitialized cell is made).
+    unsafe {
+        ptr::addr_of_mut!((*cell).header).write(Header {
             refs: AtomicU32::new(3),
             registry_key: Cell::new(u32::MAX),
             state: State::new_scheduled(),
@@ -129,19 +144,10 @@ pub(crate) fn allocate<F: Future + 'static>(
             join_waker: Cell::new(None),
             #[cfg(feature = "tracing")]
             span,
-        },
-        stage: UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))),
-    };
-    let layout = Layout::new::<TaskCell<F>>();
-    let memory = match arena::class_of(layout) {
-        Some(class) => arena.alloc(class),
-        // SAFETY: a task cell is never zero-sized (its header is not).
-        None => NonNull::new(unsafe { alloc::alloc(layout) })
-            .unwrap_or_else(|| alloc::handle_alloc_error(layout)),
-    };
-    let memory = memory.cast::<TaskCell<F>>();
-    // SAFETY: fresh memory of `TaskCell<F>`'s layout.
-    unsafe { memory.as_ptr().write(cell) };
+        });
+        ptr::addr_of_mut!((*cell).stage)
+            .write(UnsafeCell::new(ManuallyDrop::new(Stage::Running(future))));
+    }
     let ptr: NonNull<Header> = memory.cast();
     [TaskRef { ptr }, TaskRef { ptr }, TaskRef { ptr }]
 }
