@@ -1,6 +1,6 @@
 //! A FIFO of parked tasks, shared by every primitive in `sync` and `queue`.
 //!
-//! A waiter is a slot in a table plus its place in line. Waking marks the
+//! A waiter is a slot in a slab plus its place in line. Waking marks the
 //! slot *woken* (optionally with a value) and takes it out of line; the
 //! waiter then removes its slot when it completes or is dropped. `remove`
 //! says whether the slot had been woken, so a waiter dropped after being
@@ -10,6 +10,8 @@
 use std::collections::VecDeque;
 use std::task::Waker;
 
+use slab::Slab;
+
 /// Names one waiter; `seq` tells it from a later waiter in the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WaitKey {
@@ -17,11 +19,7 @@ pub(crate) struct WaitKey {
     seq: u64,
 }
 
-/// `seq` of a vacant slot (live waiters count up from 0 and never reach it).
-const VACANT: u64 = u64::MAX;
-
 struct Node<V> {
-    /// The waiter's sequence number, or `VACANT`.
     seq: u64,
     waker: Option<Waker>,
     /// `Some` once woken, with the value the waker passed.
@@ -29,14 +27,7 @@ struct Node<V> {
 }
 
 pub(crate) struct WaitList<V = ()> {
-    /// Waiters by slot. A slot is filled field by field where it lies (no
-    /// node built aside and copied in: the copy read the freshly stored
-    /// waker back as one wide load, which the CPU could not forward from
-    /// its two narrower stores, and a hand-off between two tasks waited on
-    /// that stall).
-    nodes: Vec<Node<V>>,
-    /// Vacant slots, reused last-freed first.
-    vacant: Vec<usize>,
+    nodes: Slab<Node<V>>,
     /// Waiters not yet woken, in order; may hold stale keys of removed ones.
     line: VecDeque<WaitKey>,
     /// Waiters in line (not woken, not removed).
@@ -47,8 +38,7 @@ pub(crate) struct WaitList<V = ()> {
 impl<V> Default for WaitList<V> {
     fn default() -> Self {
         WaitList {
-            nodes: Vec::new(),
-            vacant: Vec::new(),
+            nodes: Slab::new(),
             line: VecDeque::new(),
             waiting: 0,
             next_seq: 0,
@@ -60,20 +50,11 @@ impl<V: Clone> WaitList<V> {
     fn insert(&mut self, waker: &Waker) -> WaitKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.vacant.pop() {
-            Some(slot) => slot,
-            None => {
-                self.nodes.push(Node {
-                    seq: VACANT,
-                    waker: None,
-                    woken: None,
-                });
-                self.nodes.len() - 1
-            }
-        };
-        let node = &mut self.nodes[slot];
-        node.seq = seq;
-        node.waker = Some(waker.clone());
+        let slot = self.nodes.insert(Node {
+            seq,
+            waker: Some(waker.clone()),
+            woken: None,
+        });
         self.waiting += 1;
         WaitKey { slot, seq }
     }
@@ -116,13 +97,8 @@ impl<V: Clone> WaitList<V> {
     /// with, if it was woken: a cancelled waiter must then pass it on.
     pub(crate) fn remove(&mut self, key: WaitKey) -> Option<V> {
         self.node(key)?;
-        let node = &mut self.nodes[key.slot];
-        node.seq = VACANT;
-        let woken = node.woken.take();
-        let waker = node.waker.take();
-        self.vacant.push(key.slot);
-        drop(waker);
-        if woken.is_none() {
+        let node = self.nodes.remove(key.slot);
+        if node.woken.is_none() {
             self.waiting -= 1;
             if self.line.len() > 32 && self.line.len() > 2 * self.waiting {
                 let nodes = &self.nodes;
@@ -130,7 +106,7 @@ impl<V: Clone> WaitList<V> {
                     .retain(|k| nodes.get(k.slot).is_some_and(|n| n.seq == k.seq));
             }
         }
-        woken
+        node.woken
     }
 
     /// Wakes the first waiter in line with `value`; returns its waker to
