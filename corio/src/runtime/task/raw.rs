@@ -160,6 +160,13 @@ fn pack_id(id: u64) -> [u8; 7] {
     ]
 }
 
+/// The id [`pack_id`] kept.
+fn unpack_id(packed: [u8; 7]) -> u64 {
+    let mut bytes = [0; 8];
+    bytes[..7].copy_from_slice(&packed);
+    u64::from_le_bytes(bytes)
+}
+
 fn vtable<F: Future + 'static>() -> &'static VTable {
     &VTable {
         poll: poll::<F>,
@@ -482,9 +489,7 @@ impl Header {
 
     /// The task's id (unique on its loop for its first 2^56 tasks).
     pub(crate) fn id(&self) -> u64 {
-        let mut bytes = [0; 8];
-        bytes[..7].copy_from_slice(&self.id);
-        u64::from_le_bytes(bytes)
+        unpack_id(self.id)
     }
 
     /// Index in the loop's registry of live tasks.
@@ -597,4 +602,25 @@ pub(crate) fn allocation_size<F: Future>() -> usize {
 /// Size of the type-independent part of a task.
 pub(crate) fn header_size() -> usize {
     std::mem::size_of::<Header>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_id_keeps_its_low_56_bits() {
+        for id in [1, 255, 256, 1 << 32, (1 << 40) + 5, (1 << 56) - 1] {
+            assert_eq!(unpack_id(pack_id(id)), id);
+        }
+        assert_eq!(unpack_id(pack_id((1 << 56) + 9)), 9, "ids wrap after 2^56");
+    }
+
+    #[test]
+    fn the_header_is_seven_words() {
+        // refs + registry slot, state + id, vtable, loop id, origin, join
+        // waker (two words): a trivial task's cell stays in the 80-byte class.
+        let words = if cfg!(feature = "tracing") { 12 } else { 7 };
+        assert_eq!(header_size(), words * 8);
+    }
 }
