@@ -64,6 +64,10 @@ impl<F: FnOnce()> Callback for CallbackCell<F> {
 /// Runs a queued callback unless it was cancelled; a panic is reported
 /// (naming where the callback was scheduled) and the loop carries on, as
 /// asyncio logs a callback's exception.
+///
+/// # Safety
+/// `data` came from `Rc::into_raw` of an `Rc<CallbackCell<F>>`, and is
+/// taken back once.
 unsafe fn run_call<F: FnOnce()>(data: *const ()) {
     // SAFETY: `data` came from `Rc::into_raw` in `into_runnable`; taken back once.
     let cell = unsafe { Rc::from_raw(data as *const CallbackCell<F>) };
@@ -79,11 +83,15 @@ unsafe fn run_call<F: FnOnce()>(data: *const ()) {
     }
 }
 
+/// # Safety
+/// As for `run_call`.
 unsafe fn drop_call<F>(data: *const ()) {
     // SAFETY: as in `run_call`.
     drop(unsafe { Rc::from_raw(data as *const CallbackCell<F>) });
 }
 
+/// # Safety
+/// `data` points to a live `CallbackCell<F>`.
 unsafe fn call_location<F>(data: *const ()) -> &'static Location<'static> {
     // SAFETY: `data` is a live `CallbackCell<F>` (its entry holds a reference).
     unsafe { (*(data as *const CallbackCell<F>)).location }

@@ -117,6 +117,8 @@ static TASK_VTABLE: RawRunnableVTable = RawRunnableVTable {
     kind: Kind::Task,
 };
 
+/// # Safety
+/// As for `drop_task`.
 unsafe fn run_task(data: *const ()) {
     debug_assert!(
         false,
@@ -126,6 +128,8 @@ unsafe fn run_task(data: *const ()) {
     unsafe { drop_task(data) }
 }
 
+/// # Safety
+/// `data` is a task entry's header pointer, standing for one reference.
 unsafe fn drop_task(data: *const ()) {
     // SAFETY: `data` came from `TaskRef::into_ptr` in `RawRunnable::task`
     // and stands for the queue's reference, released once.
@@ -158,6 +162,8 @@ impl ForeignCall {
     }
 }
 
+/// # Safety
+/// `data` came from `Box::into_raw` of a `Box<F>`, and is taken back once.
 unsafe fn run_boxed<F: FnOnce()>(data: *const ()) {
     // SAFETY: `data` came from `Box::into_raw` of a `Box<F>` in
     // `ForeignCall::new`; taken back once.
@@ -165,6 +171,8 @@ unsafe fn run_boxed<F: FnOnce()>(data: *const ()) {
     f();
 }
 
+/// # Safety
+/// As for `run_boxed`.
 unsafe fn drop_boxed<F>(data: *const ()) {
     // SAFETY: as in `run_boxed`.
     drop(unsafe { Box::from_raw(data as *mut F) });
@@ -301,6 +309,8 @@ fn rc_vtable<T: RcRunnable>() -> &'static RawRunnableVTable {
     }
 }
 
+/// # Safety
+/// `data` came from `Rc::into_raw` of an `Rc<T>`, and is taken back once.
 unsafe fn run_rc<T: RcRunnable>(data: *const ()) {
     // SAFETY: `data` came from `Rc::into_raw` of an `Rc<T>` in `from_rc`;
     // this takes that reference back exactly once.
@@ -308,6 +318,8 @@ unsafe fn run_rc<T: RcRunnable>(data: *const ()) {
     value.run();
 }
 
+/// # Safety
+/// As for `run_rc`.
 unsafe fn drop_rc<T: RcRunnable>(data: *const ()) {
     // SAFETY: as in `run_rc`.
     drop(unsafe { Rc::from_raw(data as *const T) });
