@@ -8,9 +8,10 @@
 //! queue at 16 bytes an entry (an enum of them took 24).
 
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::rc::Rc;
 
-use super::task::raw::TaskRef;
+use super::task::raw::{Header, TaskRef};
 
 /// What kind of runnable a vtable runs: how the loop names it when it
 /// panics or runs slow.
@@ -39,26 +40,35 @@ impl RawRunnable {
         }
     }
 
+    /// The task header this entry stands for, if it is a task's entry
+    /// (only `RawRunnable::task` uses TASK_VTABLE).
+    #[inline(always)]
+    fn task_header(&self) -> Option<NonNull<Header>> {
+        // SAFETY: a task entry's data came from `TaskRef::into_ptr`, never null.
+        std::ptr::eq(self.vtable, &TASK_VTABLE)
+            .then(|| unsafe { NonNull::new_unchecked(self.data as *mut Header) })
+    }
+
     /// The task this entry stands for, or the entry back when it is not one.
     #[inline(always)]
     pub(crate) fn into_task(self) -> Result<TaskRef, RawRunnable> {
-        if std::ptr::eq(self.vtable, &TASK_VTABLE) {
-            let this = std::mem::ManuallyDrop::new(self);
-            // SAFETY: made by `RawRunnable::task` from `into_ptr` (only that
-            // constructor uses TASK_VTABLE), taken back once.
-            Ok(unsafe { TaskRef::from_ptr(std::ptr::NonNull::new_unchecked(this.data as *mut _)) })
-        } else {
-            Err(self)
+        match self.task_header() {
+            Some(header) => {
+                std::mem::forget(self);
+                // SAFETY: the entry's reference, from `into_ptr` in
+                // `RawRunnable::task`, taken back once (the entry is forgotten).
+                Ok(unsafe { TaskRef::from_ptr(header) })
+            }
+            None => Err(self),
         }
     }
 
     /// A new reference to the task this entry stands for, if it is one.
     pub(crate) fn task_ref(&self) -> Option<TaskRef> {
-        std::ptr::eq(self.vtable, &TASK_VTABLE).then(|| {
-            // SAFETY: a task entry's data is a live task header (the entry
-            // holds a reference, which keeps it alive while one is added).
-            unsafe { TaskRef::new_ref(std::ptr::NonNull::new_unchecked(self.data as *mut _)) }
-        })
+        // SAFETY: the header is live: the entry holds a reference, which
+        // keeps it alive while one is added.
+        self.task_header()
+            .map(|header| unsafe { TaskRef::new_ref(header) })
     }
 
     /// A runnable of one of corio's own kinds.
@@ -133,7 +143,7 @@ unsafe fn run_task(data: *const ()) {
 unsafe fn drop_task(data: *const ()) {
     // SAFETY: `data` came from `TaskRef::into_ptr` in `RawRunnable::task`
     // and stands for the queue's reference, released once.
-    drop(unsafe { TaskRef::from_ptr(std::ptr::NonNull::new_unchecked(data as *mut _)) });
+    drop(unsafe { TaskRef::from_ptr(NonNull::new_unchecked(data as *mut Header)) });
 }
 
 /// A closure sent from another thread: its box and vtable, `Send` because
