@@ -39,7 +39,7 @@ impl Origin {
     ) -> Origin {
         let word = match name {
             None => NonNull::from(location).cast::<u8>(),
-            Some(name) => named(name, location),
+            Some(name) => box_named(name, location),
         };
         Origin {
             word,
@@ -77,7 +77,7 @@ impl Origin {
 
 /// The tagged word of a named task (out of line: most tasks have no name).
 #[cold]
-fn named(name: Cow<'static, str>, location: &'static Location<'static>) -> NonNull<u8> {
+fn box_named(name: Cow<'static, str>, location: &'static Location<'static>) -> NonNull<u8> {
     let named = NonNull::from(Box::leak(Box::new(Named { name, location })));
     named.cast::<u8>().map_addr(|a| a | NAMED)
 }
