@@ -161,3 +161,36 @@ fn real_clock_sleep_takes_at_least_its_duration() {
     corio::run(sleep(MS * 30));
     assert!(start.elapsed() >= MS * 30);
 }
+
+/// On the real clock: a sleep's deadline is `duration` after it was made
+/// (timers run on the loop's own nanosecond timeline, read once per
+/// sleep), it is not elapsed before that, and it never wakes early by
+/// `std::time::Instant`.
+#[corio::test]
+async fn a_real_sleep_reports_its_deadline_and_never_wakes_early() {
+    use std::time::Instant;
+    for ms in [0u32, 1, 3, 20] {
+        let before = Instant::now();
+        let s = sleep(MS * ms);
+        let after = Instant::now();
+        let deadline = s.deadline().expect("made on a loop: fixed at once");
+        assert!(
+            deadline + MS >= before + MS * ms && deadline <= after + MS * ms,
+            "{ms} ms sleep: deadline {:?} after `before`",
+            deadline - before
+        );
+        if ms >= 3 {
+            assert!(!s.is_elapsed(), "{ms} ms sleep elapsed at once");
+        }
+        s.await;
+        let woke = Instant::now();
+        assert!(
+            woke >= deadline && woke - before >= MS * ms,
+            "{ms} ms sleep woke early"
+        );
+        // A timeout's deadline counts from its first poll, on the same timeline.
+        let started = Instant::now();
+        assert_eq!(timeout(MS * ms, sleep(MS * 1000)).await, Err(Elapsed));
+        assert!(started.elapsed() >= MS * ms, "{ms} ms timeout fired early");
+    }
+}

@@ -21,11 +21,12 @@
 //! does not, and a batch of those skips the sort).
 //!
 //! The store holds any action type `A`; the runtime decides what firing
-//! means (wake a task, queue a callback).
+//! means (wake a task, queue a callback). Times are nanoseconds on the
+//! loop's own timeline (see `driver::clock`): plain integers, so filing a
+//! timer does no `Instant` arithmetic.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::time::{Duration, Instant};
 
 use slab::Slab;
 
@@ -56,7 +57,7 @@ pub(crate) struct TimerKey {
 struct Entry<A> {
     seq: u64,
     tick: u64,
-    /// The exact deadline, in nanoseconds after the origin.
+    /// The exact deadline, in nanoseconds (tick 0 starts at 0).
     deadline: u64,
     action: A,
     level: u8,
@@ -68,8 +69,6 @@ struct Entry<A> {
 }
 
 pub(crate) struct Timers<A> {
-    /// Tick 0. Ticks are whole milliseconds after it.
-    origin: Instant,
     /// Every tick before this one has been processed, and this one taken
     /// out of the wheel (its entries are in `soon` or `due`).
     elapsed: u64,
@@ -97,8 +96,8 @@ pub(crate) struct Timers<A> {
     /// with nothing due skips the wheel; `u64::MAX` when nothing is
     /// pending.
     check_tick: u64,
-    /// `check_tick` as an instant (compared with the loop's clock).
-    check_at: Instant,
+    /// `check_tick` in nanoseconds (compared with the loop's clock).
+    check_ns: u64,
     /// How many pending entries need ordering: while none does, an expiry
     /// records no sort keys.
     ordered_pending: usize,
@@ -110,9 +109,8 @@ pub(crate) struct Timers<A> {
 }
 
 impl<A: TimerOrder> Timers<A> {
-    pub(crate) fn new(origin: Instant) -> Timers<A> {
+    pub(crate) fn new() -> Timers<A> {
         Timers {
-            origin,
             elapsed: 0,
             entries: Slab::new(),
             heads: [[NIL; SLOTS]; LEVELS],
@@ -124,7 +122,7 @@ impl<A: TimerOrder> Timers<A> {
             soon: BinaryHeap::new(),
             next_seq: 0,
             check_tick: u64::MAX,
-            check_at: origin,
+            check_ns: u64::MAX,
             ordered_pending: 0,
             batch: Vec::new(),
             packed: Vec::new(),
@@ -136,27 +134,11 @@ impl<A: TimerOrder> Timers<A> {
         self.entries.is_empty()
     }
 
-    /// Nanoseconds from the origin to `at` (0 before it; saturating about
-    /// 584 years on).
-    fn nanos_since_origin(&self, at: Instant) -> u64 {
-        let since = at.saturating_duration_since(self.origin);
-        since
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(since.subsec_nanos()))
-    }
-
-    fn instant_of(&self, tick: u64) -> Instant {
-        self.origin
-            .checked_add(Duration::from_millis(tick))
-            .unwrap_or_else(|| self.origin + Duration::from_secs(1 << 40))
-    }
-
     /// Whether a timer may be due at `now` (false: [`expire`](Self::expire)
     /// would find nothing).
     #[inline]
-    pub(crate) fn may_be_due(&self, now: Instant) -> bool {
-        self.check_tick != u64::MAX && now >= self.check_at
+    pub(crate) fn may_be_due(&self, now: u64) -> bool {
+        self.check_tick != u64::MAX && now >= self.check_ns
     }
 
     /// An expiry may have work from `tick` on.
@@ -164,14 +146,14 @@ impl<A: TimerOrder> Timers<A> {
     fn lower_check(&mut self, tick: u64) {
         if tick < self.check_tick {
             self.check_tick = tick;
-            self.check_at = self.instant_of(tick);
+            self.check_ns = tick.saturating_mul(u64::from(TICK_NANOS));
         }
     }
 
-    pub(crate) fn insert(&mut self, deadline: Instant, action: A) -> TimerKey {
+    /// Files a timer due at `exact` (nanoseconds).
+    pub(crate) fn insert(&mut self, exact: u64, action: A) -> TimerKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let exact = self.nanos_since_origin(deadline);
         // Rounding up: never early.
         let tick = exact.div_ceil(u64::from(TICK_NANOS));
         let ordered = action.needs_order();
@@ -373,20 +355,19 @@ impl<A: TimerOrder> Timers<A> {
             .min_by_key(|x| x.2)
     }
 
-    /// When the loop must next look at its timers.
-    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+    /// When (in nanoseconds) the loop must next look at its timers.
+    pub(crate) fn next_deadline(&mut self) -> Option<u64> {
         if self.entries.is_empty() {
             return None;
         }
         self.file_staged();
         if !self.due.is_empty() {
-            return Some(self.origin);
+            return Some(0);
         }
-        let wheel = self.next_tick().map(|(_, _, tick)| self.instant_of(tick));
-        let soon = self
-            .soon
-            .peek()
-            .map(|Reverse((deadline, ..))| self.origin + Duration::from_nanos(*deadline));
+        let wheel = self
+            .next_tick()
+            .map(|(_, _, tick)| tick.saturating_mul(u64::from(TICK_NANOS)));
+        let soon = self.soon.peek().map(|Reverse((deadline, ..))| *deadline);
         match (wheel, soon) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -398,7 +379,7 @@ impl<A: TimerOrder> Timers<A> {
     /// they were scheduled; otherwise in filing order (the order they were
     /// scheduled, tick by tick), which saves the sort (and, while no pending
     /// timer needs order, recording the sort keys at all).
-    pub(crate) fn expire(&mut self, now: Instant, out: &mut Vec<A>) {
+    pub(crate) fn expire(&mut self, now: u64, out: &mut Vec<A>) {
         self.file_staged();
         let start = out.len();
         let ordered_before = self.ordered_pending;
@@ -428,6 +409,7 @@ impl<A: TimerOrder> Timers<A> {
     /// from the tick their deadline falls in.
     fn recompute_check(&mut self) {
         self.check_tick = u64::MAX;
+        self.check_ns = u64::MAX;
         if self.entries.is_empty() {
             return;
         }
@@ -490,11 +472,10 @@ impl<A: TimerOrder> Timers<A> {
 
     fn expire_into(
         &mut self,
-        now: Instant,
+        now_nanos: u64,
         mut keys: Option<&mut Vec<(u64, u64, u32)>>,
         actions: &mut Vec<A>,
     ) {
-        let now_nanos = self.nanos_since_origin(now);
         // The last tick that has fully passed.
         let now_tick = now_nanos / u64::from(TICK_NANOS);
         loop {
@@ -557,9 +538,14 @@ fn level_for(elapsed: u64, tick: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// The action in these tests: a label.
     type Timers = super::Timers<u32>;
+
+    fn ns(d: Duration) -> u64 {
+        d.as_nanos() as u64
+    }
 
     impl TimerOrder for u32 {
         fn needs_order(&self) -> bool {
@@ -569,8 +555,7 @@ mod tests {
 
     #[test]
     fn fires_each_timer_once_never_early_across_levels() {
-        let origin = Instant::now();
-        let mut timers = Timers::new(origin);
+        let mut timers = Timers::new();
         // Deadlines spread over every level, including sub-millisecond ones.
         let deadlines: Vec<Duration> = [
             0u64, 1, 2, 63, 64, 65, 4095, 4096, 4097, 262_143, 262_144, 300_000, 20_000_000,
@@ -585,14 +570,14 @@ mod tests {
         .collect();
         let keys: Vec<(TimerKey, Duration)> = deadlines
             .iter()
-            .map(|&d| (timers.insert(origin + d, 0), d))
+            .map(|&d| (timers.insert(ns(d), 0), d))
             .collect();
         let mut now = Duration::ZERO;
         let mut fired = 0;
         let end = Duration::from_secs(20_001);
         while now <= end {
             let mut out = Vec::new();
-            timers.expire(origin + now, &mut out);
+            timers.expire(ns(now), &mut out);
             fired += out.len();
             for (key, deadline) in &keys {
                 if timers.contains(*key) {
@@ -606,9 +591,7 @@ mod tests {
             }
             // Jump to the next interesting instant, as the loop would.
             now = match timers.next_deadline() {
-                Some(next) => next
-                    .saturating_duration_since(origin)
-                    .max(now + Duration::from_micros(1)),
+                Some(next) => Duration::from_nanos(next).max(now + Duration::from_micros(1)),
                 None => break,
             };
         }
@@ -619,17 +602,16 @@ mod tests {
     fn staged_timers_fire_on_time_when_the_loop_expires_only_when_due() {
         // The loop calls `expire` only when `may_be_due`: timers waiting
         // staged (not yet in the wheel) must still make it due in time.
-        let origin = Instant::now();
-        let mut timers = Timers::new(origin);
+        let mut timers = Timers::new();
         let keys: Vec<(TimerKey, u64)> = [70u64, 65, 130, 4_100, 5_000, 64, 200]
             .iter()
             .enumerate()
             .map(|(i, &ms)| {
-                let at = origin + Duration::from_millis(ms) + Duration::from_micros(500);
+                let at = ns(Duration::from_millis(ms) + Duration::from_micros(500));
                 (timers.insert(at, i as u32), ms * 1000 + 500)
             })
             .collect();
-        let cancelled = timers.insert(origin + Duration::from_secs(3), 99);
+        let cancelled = timers.insert(ns(Duration::from_secs(3)), 99);
         assert!(
             timers.occupied.iter().all(|&slots| slots == 0),
             "timers beyond level 0 wait staged"
@@ -638,7 +620,7 @@ mod tests {
         let mut fired = vec![None; keys.len()];
         for step in 0..=60_000u64 {
             let micros = step * 100;
-            let now = origin + Duration::from_micros(micros);
+            let now = ns(Duration::from_micros(micros));
             if timers.may_be_due(now) {
                 let mut out = Vec::new();
                 timers.expire(now, &mut out);
@@ -660,49 +642,44 @@ mod tests {
 
     #[test]
     fn deadlines_beyond_the_wheel_range_fire_on_time() {
-        let origin = Instant::now();
-        let mut timers = Timers::new(origin);
+        let mut timers = Timers::new();
         let day = Duration::from_secs(86_400);
         // 64^6 ms is about 795 days: these wait in the top level and are
         // re-filed as it turns (the far one shares a top-level slot pattern
         // with the farther one's earlier turns).
-        let far = timers.insert(origin + day * 3000, 0);
-        let farther = timers.insert(origin + day * 9000, 0);
+        let far = timers.insert(ns(day * 3000), 0);
+        let farther = timers.insert(ns(day * 9000), 0);
         let mut out = Vec::new();
-        timers.expire(origin + day * 2999, &mut out);
+        timers.expire(ns(day * 2999), &mut out);
         assert!(out.is_empty() && timers.contains(far));
-        timers.expire(origin + day * 3000, &mut out);
+        timers.expire(ns(day * 3000), &mut out);
         assert_eq!(out.len(), 1);
         assert!(!timers.contains(far) && timers.contains(farther));
         let next = timers.next_deadline().unwrap();
         assert!(
-            next <= origin + day * 9000,
+            next <= ns(day * 9000),
             "the wheel wakes no later than the deadline"
         );
-        timers.expire(origin + day * 9000, &mut out);
+        timers.expire(ns(day * 9000), &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(timers.next_deadline(), None);
     }
 
     #[test]
     fn cancel_and_same_tick_order() {
-        let origin = Instant::now();
-        let mut timers = Timers::new(origin);
+        let mut timers = Timers::new();
         let calls: Vec<TimerKey> = (0..5)
-            .map(|_| timers.insert(origin + Duration::from_millis(10), 0))
+            .map(|_| timers.insert(ns(Duration::from_millis(10)), 0))
             .collect();
         assert!(timers.cancel(calls[2]).is_some());
         assert!(timers.cancel(calls[2]).is_none(), "cancel twice");
-        let far = timers.insert(origin + Duration::from_secs(3600), 0);
+        let far = timers.insert(ns(Duration::from_secs(3600)), 0);
         assert!(timers.cancel(far).is_some());
-        assert_eq!(
-            timers.next_deadline(),
-            Some(origin + Duration::from_millis(10))
-        );
+        assert_eq!(timers.next_deadline(), Some(ns(Duration::from_millis(10))));
         let mut out = Vec::new();
-        timers.expire(origin + Duration::from_millis(9), &mut out);
+        timers.expire(ns(Duration::from_millis(9)), &mut out);
         assert!(out.is_empty());
-        timers.expire(origin + Duration::from_millis(10), &mut out);
+        timers.expire(ns(Duration::from_millis(10)), &mut out);
         assert_eq!(out.len(), 4);
         assert_eq!(timers.next_deadline(), None);
     }
@@ -711,9 +688,8 @@ mod tests {
     /// expiry at or after it, not at the end of the tick; never before.
     #[test]
     fn a_deadline_inside_the_current_tick_fires_at_its_exact_time() {
-        let origin = Instant::now();
-        let mut timers = Timers::new(origin);
-        let at = |us: u64| origin + Duration::from_micros(us);
+        let mut timers = Timers::new();
+        let at = |us: u64| us * 1_000;
         let mut out = Vec::new();
         timers.expire(at(5_100), &mut out);
         timers.insert(at(5_300), 1);
@@ -738,9 +714,8 @@ mod tests {
 
     #[test]
     fn timers_due_together_fire_by_exact_deadline_then_fifo() {
-        let origin = Instant::now();
-        let mut timers = Timers::new(origin);
-        let at = |us: u64| origin + Duration::from_micros(us);
+        let mut timers = Timers::new();
+        let at = |us: u64| us * 1_000;
         // All within one tick, scheduled out of deadline order, with a tie.
         timers.insert(at(10_700), 1);
         timers.insert(at(10_200), 2);

@@ -10,7 +10,7 @@ use super::context;
 use super::core::Core;
 use super::runnable::{Kind, RawRunnable, RawRunnableVTable};
 use super::task::panic_message;
-use super::timer::{deadline_after, TimerAction, TimerKey};
+use super::timer::{TimerAction, TimerKey};
 use super::LoopError;
 
 /// A callback the loop can run once or cancel.
@@ -183,8 +183,8 @@ pub(crate) fn call_soon_on<F: FnOnce() + 'static>(
 pub fn call_later<F: FnOnce() + 'static>(delay: Duration, f: F) -> Handle {
     let location = Location::caller();
     context::expect_current("call_later", |core| {
-        let when = deadline_after(core.now(), delay);
-        call_at_on(core, when, f, location)
+        let (when, ns) = core.deadline_in(delay);
+        call_at_on(core, when, ns, f, location)
     })
 }
 
@@ -195,18 +195,21 @@ pub fn call_later<F: FnOnce() + 'static>(delay: Duration, f: F) -> Handle {
 #[track_caller]
 pub fn call_at<F: FnOnce() + 'static>(when: Instant, f: F) -> Handle {
     let location = Location::caller();
-    context::expect_current("call_at", |core| call_at_on(core, when, f, location))
+    context::expect_current("call_at", |core| {
+        call_at_on(core, when, core.ns_at(when), f, location)
+    })
 }
 
 /// `call_at` on a given loop.
 pub(crate) fn call_at_on<F: FnOnce() + 'static>(
     core: &Core,
     when: Instant,
+    ns: u64,
     f: F,
     location: &'static Location<'static>,
 ) -> Handle {
     let callback = new_callback(f, location);
-    let key = core.insert_timer(when, TimerAction::Call(callback.clone()));
+    let key = core.insert_timer(ns, TimerAction::Call(callback.clone()));
     Handle {
         callback,
         timer: Some((core.id, key, when)),

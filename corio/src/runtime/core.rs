@@ -30,14 +30,14 @@ use super::task::registry::Registry;
 use super::task::state::{Activity, Notified};
 use super::timer::{TimerAction, TimerKey};
 use super::wait_hooks::WaitHooks;
-use crate::driver::clock::Clock;
+use crate::driver::clock::{nanos, Clock};
 use crate::driver::io::Reactor;
 use crate::driver::timer::Timers;
 
 /// While work stays ready, the reactor is polled at least this often when
 /// timers are pending (beside every `event_interval` runnables), so that a
 /// busy loop still notices I/O.
-const MAX_POLL_SKIP: Duration = Duration::from_millis(1);
+const MAX_POLL_SKIP_NS: u64 = 1_000_000;
 
 /// Ready-queue entries kept allocated when the queue empties after a burst.
 const QUEUE_KEPT: usize = 4096;
@@ -59,13 +59,13 @@ pub(crate) struct Core {
     pub(crate) id: u64,
     pub(crate) shared: Arc<Shared>,
     clock: Clock,
-    /// The clock as read at the last timer check (each iteration while
-    /// timers are pending): never later than the truth, so a deadline it
-    /// calls passed has passed.
-    cached_now: Cell<Instant>,
+    /// The clock (nanoseconds on the loop's timeline) as read at the last
+    /// timer check (each iteration while timers are pending): never later
+    /// than the truth, so a deadline it calls passed has passed.
+    cached_ns: Cell<u64>,
     /// When the reactor must be polled again even with work ready:
-    /// `MAX_POLL_SKIP` after the last poll (kept while timers are pending).
-    poll_due: Cell<Instant>,
+    /// `MAX_POLL_SKIP_NS` after the last poll (kept while timers are pending).
+    poll_due_ns: Cell<u64>,
     timers: RefCell<Timers<TimerAction>>,
     /// Whether `timers` holds any (read every iteration without a borrow).
     has_timers: Cell<bool>,
@@ -103,14 +103,14 @@ impl Core {
         let shared = Arc::new(Shared::new(id, reactor.notifier()));
         super::shared::register(&shared);
         let clock = Clock::new(config.paused);
-        let now = clock.now();
+        let now = clock.now_ns();
         Ok(Rc::new_cyclic(|me| Core {
             me: me.clone(),
             id,
             shared,
-            cached_now: Cell::new(now),
-            poll_due: Cell::new(now + MAX_POLL_SKIP),
-            timers: RefCell::new(Timers::new(now)),
+            cached_ns: Cell::new(now),
+            poll_due_ns: Cell::new(now.saturating_add(MAX_POLL_SKIP_NS)),
+            timers: RefCell::new(Timers::new()),
             has_timers: Cell::new(false),
             clock,
             reactor,
@@ -150,9 +150,41 @@ impl Core {
         self.clock.now()
     }
 
-    /// The clock as of the last timer check.
-    pub(crate) fn cached_now(&self) -> Instant {
-        self.cached_now.get()
+    /// The clock on the loop's timeline: nanoseconds since its start (see
+    /// `driver::clock`), what timers are filed by.
+    #[inline]
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    /// [`now_ns`](Self::now_ns) as of the last timer check.
+    #[inline]
+    pub(crate) fn cached_ns(&self) -> u64 {
+        self.cached_ns.get()
+    }
+
+    /// The instant the loop's timeline starts at (its 0 ns).
+    #[inline]
+    pub(crate) fn clock_base(&self) -> Instant {
+        self.clock.base()
+    }
+
+    /// `delay` from now: the instant, and the same on the loop's timeline
+    /// (saturating some 584 years on).
+    #[inline]
+    pub(crate) fn deadline_in(&self, delay: Duration) -> (Instant, u64) {
+        let ns = self.now_ns().saturating_add(nanos(delay));
+        (self.instant_at(ns), ns)
+    }
+
+    /// `at` on the loop's timeline.
+    pub(crate) fn ns_at(&self, at: Instant) -> u64 {
+        self.clock.ns_at(at)
+    }
+
+    /// The instant `ns` names on the loop's timeline.
+    pub(crate) fn instant_at(&self, ns: u64) -> Instant {
+        self.clock.instant_at(ns)
     }
 
     pub(crate) fn is_paused(&self) -> bool {
@@ -169,9 +201,10 @@ impl Core {
         &self.reactor
     }
 
-    pub(crate) fn insert_timer(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+    /// Files a timer due at `at_ns` on the loop's timeline.
+    pub(crate) fn insert_timer(&self, at_ns: u64, action: TimerAction) -> TimerKey {
         self.has_timers.set(true);
-        self.timers.borrow_mut().insert(deadline, action)
+        self.timers.borrow_mut().insert(at_ns, action)
     }
 
     /// Removes a pending timer; the caller drops the action (outside any
@@ -348,15 +381,15 @@ impl Core {
         let mut now = None;
         let mut overdue = false;
         if timers_pending {
-            let rough = self.clock.rough_now();
-            overdue = rough >= self.poll_due.get();
+            let rough = self.clock.rough_ns();
+            overdue = rough >= self.poll_due_ns.get();
             if !overdue
                 && self
                     .timers
                     .borrow()
-                    .may_be_due(rough + self.clock.rough_slack())
+                    .may_be_due(rough + self.clock.rough_slack_ns())
             {
-                now = Some(self.now());
+                now = Some(self.clock.now_ns());
             }
         }
         if !has_ready || overdue || self.poll_due_with_work_ready() {
@@ -365,8 +398,8 @@ impl Core {
             self.ran_since_poll.set(0);
             if timers_pending {
                 // Read after the wait (which may have slept until a timer).
-                let after = self.clock.now();
-                self.poll_due.set(after + MAX_POLL_SKIP);
+                let after = self.clock.now_ns();
+                self.poll_due_ns.set(after.saturating_add(MAX_POLL_SKIP_NS));
                 now = Some(after);
             }
             if !has_ready && !came_in && !self.shared.has_injected() {
@@ -459,7 +492,7 @@ impl Core {
     /// the next timer; for ever when there is none. A paused clock first
     /// checks for I/O without waiting, then jumps (unless work handed to
     /// other threads is still in flight: then it waits for that).
-    fn poll_timeout(&self, has_ready: bool, next_deadline: Option<Instant>) -> Option<Duration> {
+    fn poll_timeout(&self, has_ready: bool, next_deadline: Option<u64>) -> Option<Duration> {
         match next_deadline {
             _ if has_ready => Some(Duration::ZERO),
             None => None,
@@ -467,7 +500,9 @@ impl Core {
                 Some(Duration::ZERO)
             }
             Some(_) if self.clock.is_paused() => None,
-            Some(deadline) => Some(deadline.saturating_duration_since(self.clock.now())),
+            Some(deadline) => Some(Duration::from_nanos(
+                deadline.saturating_sub(self.clock.now_ns()),
+            )),
         }
     }
 
@@ -511,19 +546,19 @@ impl Core {
     /// Virtual time: when every task waits and nothing came in, jump to
     /// the next timer (never while work on other threads is in flight).
     /// Returns the clock after the jump.
-    fn advance_paused_clock(&self, next_deadline: Option<Instant>) -> Option<Instant> {
+    fn advance_paused_clock(&self, next_deadline: Option<u64>) -> Option<u64> {
         if !self.clock.is_paused() || self.shared.has_in_flight() {
             return None;
         }
         let deadline = next_deadline?;
-        self.clock.advance_to(deadline);
-        Some(self.clock.now())
+        self.clock.advance_to_ns(deadline);
+        Some(self.clock.now_ns())
     }
 
     /// Moves the timers due at `now` to the ready queue (or wakes their
     /// tasks), in exact-deadline order.
-    fn expire_timers(&self, now: Instant) {
-        self.cached_now.set(now);
+    fn expire_timers(&self, now: u64) {
+        self.cached_ns.set(now);
         if !self.timers.borrow().may_be_due(now) {
             return;
         }
@@ -671,10 +706,7 @@ impl Core {
             drop(tasks);
             drop(queued);
         }
-        let timers = std::mem::replace(
-            &mut *self.timers.borrow_mut(),
-            Timers::new(self.clock.now()),
-        );
+        let timers = std::mem::replace(&mut *self.timers.borrow_mut(), Timers::new());
         drop(timers);
         self.has_timers.set(false);
         super::shared::unregister(self.id);

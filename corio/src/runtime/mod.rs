@@ -42,7 +42,7 @@ pub use runnable::{RawRunnable, RawRunnableVTable, RcRunnable};
 pub(crate) use shared::Shared;
 pub use task::{panic_message, Task, TaskError};
 pub use timer::Sleep;
-pub(crate) use timer::{deadline_after, TimerAction};
+pub(crate) use timer::TimerAction;
 pub use wait_hooks::WaitHooks;
 
 use self::core::{Core, CoreConfig};
@@ -417,15 +417,16 @@ impl Runtime {
     /// whether or not the loop is running now.
     #[track_caller]
     pub fn call_later<F: FnOnce() + 'static>(&self, delay: Duration, f: F) -> Handle {
-        let when = deadline_after(self.core.now(), delay);
-        callback::call_at_on(&self.core, when, f, std::panic::Location::caller())
+        let (when, ns) = self.core.deadline_in(delay);
+        callback::call_at_on(&self.core, when, ns, f, std::panic::Location::caller())
     }
 
     /// Schedules `f` to run at `when` on the loop's clock (asyncio's
     /// `loop.call_at`), whether or not the loop is running now.
     #[track_caller]
     pub fn call_at<F: FnOnce() + 'static>(&self, when: Instant, f: F) -> Handle {
-        callback::call_at_on(&self.core, when, f, std::panic::Location::caller())
+        let ns = self.core.ns_at(when);
+        callback::call_at_on(&self.core, when, ns, f, std::panic::Location::caller())
     }
 
     /// Puts a [`RawRunnable`] on the ready queue (the foreign-callback fast
@@ -436,7 +437,10 @@ impl Runtime {
 
     /// Runs a [`RawRunnable`] at `when`; the [`TimerId`] cancels it.
     pub fn call_at_raw(&self, when: Instant, runnable: RawRunnable) -> TimerId {
-        TimerId(self.core.insert_timer(when, TimerAction::Raw(runnable)))
+        TimerId(
+            self.core
+                .insert_timer(self.core.ns_at(when), TimerAction::Raw(runnable)),
+        )
     }
 
     /// Cancels a timer from [`call_at_raw`](Runtime::call_at_raw): its

@@ -13,6 +13,7 @@ use super::callback::Callback;
 use super::context;
 use super::runnable::RawRunnable;
 use crate::coop;
+use crate::driver::clock::nanos;
 pub(crate) use crate::driver::timer::TimerKey;
 use crate::driver::timer::TimerOrder;
 
@@ -36,18 +37,12 @@ impl TimerOrder for TimerAction {
     }
 }
 
-/// `now + delay`, saturating far in the future instead of overflowing.
-pub(crate) fn deadline_after(now: Instant, delay: Duration) -> Instant {
-    now.checked_add(delay)
-        .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365 * 30))
-}
-
 impl Sleep {
     /// A sleep of `duration` from now (from the first poll when no loop
     /// runs here yet).
     pub(crate) fn after(duration: Duration) -> Sleep {
-        let deadline = match context::with_current(|core| deadline_after(core.now(), duration)) {
-            Some(at) => Deadline::At(at),
+        let deadline = match context::with_current(|core| Deadline::on_loop(core, duration)) {
+            Some(deadline) => deadline,
             None => Deadline::After(duration),
         };
         Sleep {
@@ -80,6 +75,53 @@ enum Deadline {
     At(Instant),
     /// Created outside a loop: resolved against the loop's clock when first polled.
     After(Duration),
+    /// `ns` on loop `loop_id`'s timeline, which starts at `base`: a sleep
+    /// made (or first polled) on a loop files its timer there with no
+    /// `Instant` arithmetic (the instant is `base + ns`, worked out only
+    /// when asked).
+    OnLoop {
+        base: Instant,
+        loop_id: u64,
+        ns: u64,
+    },
+}
+
+impl Deadline {
+    /// `duration` from now on `core`'s clock.
+    #[inline]
+    fn on_loop(core: &super::core::Core, duration: Duration) -> Deadline {
+        Deadline::OnLoop {
+            base: core.clock_base(),
+            loop_id: core.id,
+            ns: core.now_ns().saturating_add(nanos(duration)),
+        }
+    }
+
+    /// The deadline as an instant (`None`: counts from the first poll).
+    fn instant(&self) -> Option<Instant> {
+        match *self {
+            Deadline::At(at) => Some(at),
+            Deadline::OnLoop { base, ns, .. } => Some(base + Duration::from_nanos(ns)),
+            Deadline::After(_) => None,
+        }
+    }
+
+    /// The deadline on `core`'s timeline, fixing it there if it counted
+    /// from the first poll.
+    #[inline]
+    fn ns_on(&mut self, core: &super::core::Core) -> u64 {
+        match *self {
+            Deadline::OnLoop { loop_id, ns, .. } if loop_id == core.id => ns,
+            Deadline::After(d) => {
+                *self = Deadline::on_loop(core, d);
+                match *self {
+                    Deadline::OnLoop { ns, .. } => ns,
+                    _ => unreachable!("just set"),
+                }
+            }
+            at => core.ns_at(at.instant().expect("a fixed deadline")),
+        }
+    }
 }
 
 /// The future returned by [`sleep`](crate::sleep) and
@@ -95,15 +137,20 @@ pub struct Sleep {
 impl Sleep {
     /// The deadline, once known (always, unless created outside a loop and not yet polled).
     pub fn deadline(&self) -> Option<Instant> {
-        match self.deadline {
-            Deadline::At(at) => Some(at),
-            Deadline::After(_) => None,
-        }
+        self.deadline.instant()
     }
 
     /// Whether the deadline has passed (by the loop's clock).
     pub fn is_elapsed(&self) -> bool {
         match self.deadline {
+            Deadline::OnLoop { loop_id, ns, .. } => context::with_current(|core| {
+                if core.id == loop_id {
+                    core.now_ns() >= ns
+                } else {
+                    core.now() >= self.deadline.instant().expect("fixed")
+                }
+            })
+            .unwrap_or(false),
             Deadline::At(at) => context::with_current(|core| core.now() >= at).unwrap_or(false),
             Deadline::After(_) => false,
         }
@@ -130,14 +177,6 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         context::expect_current("polling corio::sleep", |core| {
-            let deadline = match this.deadline {
-                Deadline::At(at) => at,
-                Deadline::After(d) => {
-                    let at = deadline_after(core.now(), d);
-                    this.deadline = Deadline::At(at);
-                    at
-                }
-            };
             match this.timer {
                 Some((loop_id, key)) if loop_id == core.id => {
                     if core.set_timer_waker(key, cx.waker()) {
@@ -148,10 +187,12 @@ impl Future for Sleep {
                     coop::poll_proceed(cx)
                 }
                 _ => {
+                    let deadline = this.deadline.ns_on(core);
                     // The cached time is never ahead of the real one: a sleep
                     // it calls due is due. One it calls pending may in truth
                     // be due already; the timer then fires at the next poll.
-                    if core.cached_now() >= deadline || (core.is_paused() && core.now() >= deadline)
+                    if core.cached_ns() >= deadline
+                        || (core.is_paused() && core.now_ns() >= deadline)
                     {
                         return coop::poll_proceed(cx);
                     }

@@ -311,7 +311,11 @@ mod tests {
         list.remove(keys[1]);
         wake_all(list.wake_one(()));
         list.remove(keys[0]);
-        assert_eq!(dropped.load(Ordering::Relaxed), 0, "one waiter still holds it");
+        assert_eq!(
+            dropped.load(Ordering::Relaxed),
+            0,
+            "one waiter still holds it"
+        );
         list.remove(keys[2]);
         assert_eq!(dropped.load(Ordering::Relaxed), 1);
     }
