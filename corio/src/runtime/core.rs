@@ -474,12 +474,15 @@ impl Core {
     }
 
     /// Whether the reactor must be polled although work is ready (timers
-    /// aside): `event_interval` runnables ran since the last poll, or the
-    /// loop polls every iteration while descriptors are registered.
+    /// aside): descriptors are registered, and `event_interval` runnables
+    /// ran since the last poll or the loop polls every iteration. With no
+    /// descriptor registered a poll could only report a cross-thread wake,
+    /// which the loop sees without one (`has_injected`), so a loop busy
+    /// with tasks alone makes no system call.
     #[inline]
     fn poll_due_with_work_ready(&self) -> bool {
-        self.ran_since_poll.get() >= self.event_interval
-            || (self.poll_each_iteration && self.reactor.has_sources())
+        (self.poll_each_iteration || self.ran_since_poll.get() >= self.event_interval)
+            && self.reactor.has_sources()
     }
 
     /// Counts runnables run since the last reactor poll.

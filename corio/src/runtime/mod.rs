@@ -6,7 +6,9 @@
 //! ready queue, then run only the runnables that were ready when the
 //! iteration began. While work stays ready, the I/O poll is skipped until
 //! `event_interval` runnables (61 by default, as tokio) have run, so a
-//! `yield_now` costs no system call.
+//! `yield_now` costs no system call; with no descriptor registered it is
+//! skipped for as long as work stays ready (a cross-thread wake is seen
+//! without it).
 
 mod callback;
 mod context;
@@ -201,7 +203,8 @@ impl Builder {
     }
 
     /// How many runnables may run while work stays ready before the loop
-    /// polls for I/O and timers again (default 61, as tokio).
+    /// polls for I/O again (default 61, as tokio); only while some
+    /// descriptor is registered, as a poll has nothing else to find.
     pub fn event_interval(mut self, n: u32) -> Builder {
         self.event_interval = n;
         self
