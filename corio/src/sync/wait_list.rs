@@ -61,6 +61,7 @@ impl<V> Default for WaitList<V> {
 
 impl<V: Clone> WaitList<V> {
     /// Takes a free slot for a waiter with `waker`, not yet linked.
+    #[inline]
     fn insert(&mut self, waker: &Waker) -> u32 {
         let index = if self.free != NIL {
             let index = self.free;
@@ -95,6 +96,7 @@ impl<V: Clone> WaitList<V> {
     }
 
     /// Joins the back of the line.
+    #[inline]
     pub(crate) fn push_back(&mut self, waker: &Waker) -> WaitKey {
         let index = self.insert(waker);
         let tail = self.tail;
@@ -126,6 +128,7 @@ impl<V: Clone> WaitList<V> {
     }
 
     /// Takes slot `index` out of the line.
+    #[inline]
     fn unlink(&mut self, index: u32) {
         let slot = &self.slots[index as usize];
         let (prev, next) = (slot.prev, slot.next);
@@ -149,6 +152,7 @@ impl<V: Clone> WaitList<V> {
     /// The step every parked future takes when polled again: if the waiter
     /// was woken, it leaves the line and gets the value it was woken with;
     /// otherwise its stored waker is refreshed and it keeps waiting.
+    #[inline]
     pub(crate) fn poll_woken(&mut self, key: WaitKey, waker: &Waker) -> Option<V> {
         let slot = self.slot_mut(key)?;
         if slot.woken.is_some() {
@@ -163,6 +167,7 @@ impl<V: Clone> WaitList<V> {
 
     /// Removes a waiter (done or cancelled). Returns the value it was woken
     /// with, if it was woken: a cancelled waiter must then pass it on.
+    #[inline]
     pub(crate) fn remove(&mut self, key: WaitKey) -> Option<V> {
         let slot = self.slot_mut(key)?;
         let woken = slot.woken.take();
@@ -180,6 +185,7 @@ impl<V: Clone> WaitList<V> {
 
     /// Wakes the first waiter in line with `value`; returns its waker to
     /// wake once the caller's borrows are released, or `None` if nobody waits.
+    #[inline]
     pub(crate) fn wake_one(&mut self, value: V) -> Option<Waker> {
         let index = self.head;
         if index == NIL {
