@@ -208,6 +208,7 @@ impl<T, S: Store<T>> std::fmt::Debug for GenericQueue<T, S> {
 
 /// Waits in `list`: first time at the back, after a wake-up that found the
 /// queue unready again at the front (keeping its turn).
+#[inline]
 fn park(list: &mut WaitList, cx: &Context<'_>, was_woken: bool) -> WaitKey {
     if was_woken {
         list.push_front(cx.waker())
@@ -265,19 +266,10 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
 }
 
 impl<T, S: Store<T>> Drop for Put<'_, T, S> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let waker = {
-                let mut state = self.queue.state.borrow_mut();
-                let woken = state.putters.remove(key).is_some();
-                // Woken for a free slot but never used it: pass the turn on.
-                if woken {
-                    state.putters.wake_one(())
-                } else {
-                    None
-                }
-            };
-            wake_all(waker);
+            leave_line(&self.queue.state, |state| &mut state.putters, key);
         }
     }
 }
@@ -327,21 +319,33 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
 }
 
 impl<T, S: Store<T>> Drop for Get<'_, T, S> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let waker = {
-                let mut state = self.queue.state.borrow_mut();
-                let woken = state.getters.remove(key).is_some();
-                // Woken for an item but never took it: pass the turn on.
-                if woken {
-                    state.getters.wake_one(())
-                } else {
-                    None
-                }
-            };
-            wake_all(waker);
+            leave_line(&self.queue.state, |state| &mut state.getters, key);
         }
     }
+}
+
+/// A parked `put` or `get` dropped: it leaves its line, and if it had been
+/// woken (for a free slot, or an item) but never used the turn, passes the
+/// turn on. Out of line: the usual drop finds nothing parked.
+#[inline(never)]
+fn leave_line<S>(
+    state: &RefCell<State<S>>,
+    line: impl Fn(&mut State<S>) -> &mut WaitList,
+    key: WaitKey,
+) {
+    let waker = {
+        let mut state = state.borrow_mut();
+        let list = line(&mut state);
+        if list.remove(key).is_some() {
+            list.wake_one(())
+        } else {
+            None
+        }
+    };
+    wake_all(waker);
 }
 
 /// The future of [`GenericQueue::join`].
@@ -372,6 +376,7 @@ impl<T, S: Store<T>> Future for Join<'_, T, S> {
 }
 
 impl<T, S: Store<T>> Drop for Join<'_, T, S> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.queue.state.borrow_mut().joiners.remove(key);

@@ -61,7 +61,7 @@ impl<V> Default for WaitList<V> {
 
 impl<V: Clone> WaitList<V> {
     /// Takes a free slot for a waiter with `waker`, not yet linked.
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, waker: &Waker) -> u32 {
         let index = if self.free != NIL {
             let index = self.free;
