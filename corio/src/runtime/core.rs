@@ -479,10 +479,18 @@ impl Core {
     /// descriptor registered a poll could only report a cross-thread wake,
     /// which the loop sees without one (`has_injected`), so a loop busy
     /// with tasks alone makes no system call.
+    /// (Finding no descriptor counts as the poll: the count of runnables
+    /// starts afresh, so the question is asked once per interval.)
     #[inline]
     fn poll_due_with_work_ready(&self) -> bool {
-        (self.poll_each_iteration || self.ran_since_poll.get() >= self.event_interval)
-            && self.reactor.has_sources()
+        if !self.poll_each_iteration && self.ran_since_poll.get() < self.event_interval {
+            return false;
+        }
+        if self.reactor.has_sources() {
+            return true;
+        }
+        self.ran_since_poll.set(0);
+        false
     }
 
     /// Counts runnables run since the last reactor poll.
