@@ -27,6 +27,7 @@ use super::shared::{Injected, Shared};
 use super::task::arena::TaskArena;
 use super::task::raw::{self, PollOutcome, TaskMeta, TaskRef};
 use super::task::registry::Registry;
+use super::task::running::RunningTask;
 use super::task::state::{Activity, Notified};
 use super::timer::{TimerAction, TimerKey};
 use super::wait_hooks::WaitHooks;
@@ -74,6 +75,8 @@ pub(crate) struct Core {
     /// Every live (not yet complete) task, so that closing the loop can
     /// cancel them and `all_tasks` can list them.
     registry: RefCell<Registry>,
+    /// The task being polled, its reference perhaps lent to a waker.
+    running: RunningTask,
     next_task_id: Cell<u64>,
     stopping: Cell<bool>,
     /// Runnables run since the reactor was last polled.
@@ -116,6 +119,7 @@ impl Core {
             reactor,
             queue: RefCell::new(VecDeque::with_capacity(256)),
             registry: RefCell::new(Registry::new()),
+            running: RunningTask::new(),
             next_task_id: Cell::new(1),
             stopping: Cell::new(false),
             ran_since_poll: Cell::new(0),
@@ -638,10 +642,16 @@ impl Core {
     #[inline(always)]
     fn run_runnable(&self, runnable: RawRunnable) {
         match runnable.into_task() {
-            Ok(task) => match task.poll() {
-                PollOutcome::Parked => drop(task),
-                PollOutcome::Requeue => self.queue.borrow_mut().push_back(RawRunnable::task(task)),
-                PollOutcome::Complete => {
+            Ok(task) => match self.poll_task(&task) {
+                // A waker holds (and counts) the reference now.
+                None => {
+                    let _ = task.into_ptr();
+                }
+                Some(PollOutcome::Parked) => drop(task),
+                Some(PollOutcome::Requeue) => {
+                    self.queue.borrow_mut().push_back(RawRunnable::task(task))
+                }
+                Some(PollOutcome::Complete) => {
                     let key = task.header().registry_key();
                     let registered = self.registry.borrow_mut().remove(key, task.as_ptr());
                     match registered {
@@ -659,6 +669,32 @@ impl Core {
                 _ => self.run_guarded("raw runnable", || other.run()),
             },
         }
+    }
+
+    /// Polls `task`, marked as the loop's running task, so that the first
+    /// waker cloned during the poll takes over the reference the poll runs
+    /// on (`task/running.rs`). If one did, `task` counts again on return,
+    /// except when parked: then the waker keeps the count and `task` is
+    /// forgotten, and this returns `None` (nothing left to do).
+    #[inline(always)]
+    fn poll_task(&self, task: &TaskRef) -> Option<PollOutcome> {
+        let polling = self.running.start(task.as_ptr());
+        let outcome = task.poll();
+        if polling.finish() {
+            if let PollOutcome::Parked = outcome {
+                return None;
+            }
+            // SAFETY: a waker took over the reference this poll ran on.
+            unsafe { task.recount() };
+        }
+        Some(outcome)
+    }
+
+    /// Whether a waker of `task`, being cloned now, takes over the
+    /// reference of its poll under way (see `task/running.rs`).
+    #[inline]
+    pub(crate) fn lend_poll_ref(&self, task: &raw::Header) -> bool {
+        self.running.lend(task)
     }
 
     /// Runs a callback, reporting a panic to the exception handler instead

@@ -248,6 +248,16 @@ impl TaskRef {
         ptr
     }
 
+    /// Counts this reference again after a waker took it over during the
+    /// task's poll (see [`running`](super::running)).
+    ///
+    /// # Safety
+    /// The reference `self` stands for must be uncounted: a waker cloned
+    /// during the poll this reference ran took it over.
+    pub(crate) unsafe fn recount(&self) {
+        increment(self.header());
+    }
+
     /// Takes back a reference given up by [`TaskRef::into_ptr`].
     ///
     /// # Safety
@@ -325,7 +335,11 @@ static WAKER_VTABLE: RawWakerVTable =
 unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
     // SAFETY: `ptr` is a live task header (the waker owns a reference).
     let header = unsafe { &*(ptr as *const Header) };
-    increment(header);
+    // During the task's own poll, on its loop's thread, the first clone
+    // takes over the poll's reference instead of counting one (running.rs).
+    if !schedule::lend_poll_ref(header) {
+        increment(header);
+    }
     RawWaker::new(ptr, &WAKER_VTABLE)
 }
 

@@ -3,7 +3,7 @@
 //! ready queue, from any thread, and reporting what a task could not
 //! return. The task cell reaches the loop through nothing else.
 
-use super::raw::{ForeignTask, TaskRef};
+use super::raw::{ForeignTask, Header, TaskRef};
 use crate::runtime::{context, shared, LoopError};
 
 /// Schedules the task; `task` is the reference the ready queue will own.
@@ -34,6 +34,14 @@ pub(crate) fn on_own_loop<R>(
     f: impl FnOnce(&crate::runtime::core::Core) -> R,
 ) -> Option<R> {
     context::with_loop(loop_id, f)
+}
+
+/// Whether a waker of `header`'s task, being cloned now, takes over the
+/// reference of the task's poll under way on this thread (see
+/// [`running`](super::running)); if so the clone must count nothing.
+#[inline]
+pub(crate) fn lend_poll_ref(header: &Header) -> bool {
+    context::with_current(|core| core.lend_poll_ref(header)).unwrap_or(false)
 }
 
 /// Hands a report (a panic nobody will see otherwise) to the running
