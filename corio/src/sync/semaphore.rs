@@ -98,6 +98,17 @@ impl Semaphore {
         }
     }
 
+    /// A parked `acquire` dropped: it leaves the line, and passes on the
+    /// permit it was handed if it was woken. Out of line: the usual drop
+    /// finds nothing parked.
+    #[inline(never)]
+    fn leave_line(&self, key: WaitKey) {
+        let handed_a_permit = self.state.borrow_mut().waiters.remove(key).is_some();
+        if handed_a_permit {
+            self.release();
+        }
+    }
+
     /// Free permits.
     pub fn available_permits(&self) -> usize {
         self.state.borrow().permits
@@ -162,18 +173,10 @@ impl<'a> Future for Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let handed_a_permit = self
-                .semaphore
-                .state
-                .borrow_mut()
-                .waiters
-                .remove(key)
-                .is_some();
-            if handed_a_permit {
-                self.semaphore.release();
-            }
+            self.semaphore.leave_line(key);
         }
     }
 }
