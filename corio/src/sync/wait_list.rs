@@ -99,15 +99,7 @@ impl<V: Clone> WaitList<V> {
     #[inline]
     pub(crate) fn push_back(&mut self, waker: &Waker) -> WaitKey {
         let index = self.insert(waker);
-        let tail = self.tail;
-        let slot = &mut self.slots[index as usize];
-        slot.prev = tail;
-        slot.next = NIL;
-        match tail {
-            NIL => self.head = index,
-            tail => self.slots[tail as usize].next = index,
-        }
-        self.tail = index;
+        self.link(index, self.tail, NIL);
         self.key(index)
     }
 
@@ -115,16 +107,25 @@ impl<V: Clone> WaitList<V> {
     /// keeps its turn).
     pub(crate) fn push_front(&mut self, waker: &Waker) -> WaitKey {
         let index = self.insert(waker);
-        let head = self.head;
-        let slot = &mut self.slots[index as usize];
-        slot.prev = NIL;
-        slot.next = head;
-        match head {
-            NIL => self.tail = index,
-            head => self.slots[head as usize].prev = index,
-        }
-        self.head = index;
+        self.link(index, NIL, self.head);
         self.key(index)
+    }
+
+    /// Puts slot `index` in the line between `prev` and `next` (`NIL`: the
+    /// line's end), the reverse of [`unlink`](Self::unlink).
+    #[inline(always)]
+    fn link(&mut self, index: u32, prev: u32, next: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.prev = prev;
+        slot.next = next;
+        match prev {
+            NIL => self.head = index,
+            prev => self.slots[prev as usize].next = index,
+        }
+        match next {
+            NIL => self.tail = index,
+            next => self.slots[next as usize].prev = index,
+        }
     }
 
     /// Takes slot `index` out of the line.
