@@ -396,3 +396,49 @@ fn panic_reports_carry_the_panic_message() {
     assert!(stderr.contains("callback boom"), "{stderr}");
     assert!(!stderr.contains("non-string"), "{stderr}");
 }
+
+/// The `block_on` future's waker (the loop id, no reference count) wakes
+/// the blocked loop from another thread, compares equal to its clones, and
+/// does nothing once its loop is gone.
+#[test]
+fn the_main_futures_waker_wakes_from_other_threads_and_outlives_its_loop() {
+    use std::future::poll_fn;
+    use std::task::{Poll, Waker};
+    use std::time::Instant;
+    let rt = Runtime::new().unwrap();
+    let mut kept: Option<Waker> = None;
+    let started = Instant::now();
+    let polls = rt.block_on(async {
+        let mut polls = 0;
+        poll_fn(|cx| {
+            polls += 1;
+            if polls == 3 {
+                return Poll::Ready(());
+            }
+            let waker = cx.waker().clone();
+            assert!(waker.will_wake(cx.waker()));
+            kept = Some(waker.clone());
+            // Woken once from another thread while the loop sleeps in its
+            // wait; a lost wake would leave only the backstop, 5 s later.
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                waker.wake_by_ref();
+                std::thread::sleep(Duration::from_secs(5));
+                waker.wake();
+            });
+            Poll::Pending
+        })
+        .await;
+        polls
+    });
+    assert_eq!(polls, 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "a wake from another thread was lost"
+    );
+    let waker = kept.take().expect("kept a clone");
+    waker.wake_by_ref(); // its loop is idle: a stale wake, harmless
+    assert_eq!(rt.block_on(async { 7 }), 7);
+    drop(rt);
+    waker.wake(); // its loop is gone: nothing happens
+}

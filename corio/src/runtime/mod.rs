@@ -15,6 +15,7 @@ mod context;
 pub(crate) mod core;
 mod debug;
 mod handle;
+mod main_waker;
 mod per_core;
 pub(crate) mod registration;
 mod report;
@@ -29,9 +30,9 @@ use std::io;
 use std::ops::ControlFlow;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use crate::driver::io::IoBackend;
@@ -274,26 +275,6 @@ impl Builder {
     }
 }
 
-/// Wakes the `block_on` future: sets a flag, and wakes the loop if the wake
-/// comes from another thread.
-struct MainWaker {
-    woken: AtomicBool,
-    shared: Arc<Shared>,
-}
-
-impl Wake for MainWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        if context::with_loop(self.shared.id, |_| ()).is_none() {
-            self.shared.notify();
-        }
-    }
-}
-
 impl Runtime {
     /// A runtime with the default settings ([`Builder::new`]).
     pub fn new() -> io::Result<Runtime> {
@@ -321,17 +302,13 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let core = &*self.core;
         let _enter = context::enter(core);
-        let main = Arc::new(MainWaker {
-            woken: AtomicBool::new(true),
-            shared: core.shared.clone(),
-        });
-        let waker = Waker::from(main.clone());
+        let shared = &*core.shared;
+        shared.wake_main();
+        let waker = main_waker::main_waker(core.id);
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            // A plain load first: the swap is a locked instruction, and
-            // most iterations find the main future not woken.
-            if main.woken.load(Ordering::Relaxed) && main.woken.swap(false, Ordering::AcqRel) {
+            if shared.take_main_woken() {
                 let _budget = coop::BudgetGuard::task();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
@@ -340,9 +317,7 @@ impl Runtime {
                 // toward the next I/O and timer check.
                 core.count_ran(1);
             }
-            core.run_iterations_while(main.woken.load(Ordering::Acquire), || {
-                !main.woken.load(Ordering::Relaxed)
-            });
+            core.run_iterations_while(shared.main_woken(), || !shared.main_woken());
         }
     }
 

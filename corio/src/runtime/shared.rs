@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     /// Operations running on other threads that will come back to the loop;
     /// while any are in flight the paused clock does not jump ahead.
     in_flight: AtomicUsize,
+    /// The `block_on` future was woken (by its waker, `main_waker.rs`).
+    main_woken: AtomicBool,
 }
 
 impl Shared {
@@ -46,6 +48,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             stop_requested: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            main_woken: AtomicBool::new(false),
         }
     }
 
@@ -71,6 +74,27 @@ impl Shared {
     /// dropped: the task's future is already gone.
     pub(crate) fn inject_wake(&self, task: ForeignTask) {
         drop(self.inject(Injected::Wake(task)));
+    }
+
+    /// Marks the `block_on` future woken (the caller wakes the loop if it
+    /// is on another thread).
+    #[inline]
+    pub(crate) fn wake_main(&self) {
+        self.main_woken.store(true, Ordering::Release);
+    }
+
+    /// Whether the `block_on` future was woken since it was last polled.
+    #[inline]
+    pub(crate) fn main_woken(&self) -> bool {
+        self.main_woken.load(Ordering::Acquire)
+    }
+
+    /// Takes the `block_on` future's wake-up: whether it must be polled.
+    #[inline]
+    pub(crate) fn take_main_woken(&self) -> bool {
+        // A plain load first: the swap is a locked instruction, and most
+        // iterations find the main future not woken.
+        self.main_woken.load(Ordering::Relaxed) && self.main_woken.swap(false, Ordering::AcqRel)
     }
 
     /// Wakes the loop if it sleeps in `epoll_wait` (one write per burst).
