@@ -678,6 +678,17 @@ impl Core {
     /// forgotten, and this returns `None` (nothing left to do).
     #[inline(always)]
     fn poll_task(&self, task: &TaskRef) -> Option<PollOutcome> {
+        // What makes lending the poll's reference sound (running.rs): the
+        // registry holds one too for as long as the poll runs. (A task
+        // completed while queued is not polled, only taken off the queue.)
+        debug_assert!(
+            task.header().state.is_complete()
+                || self
+                    .registry
+                    .borrow()
+                    .holds(task.header().registry_key(), task.as_ptr()),
+            "a task is polled while the registry holds it"
+        );
         let polling = self.running.start(task.as_ptr());
         let outcome = task.poll();
         if polling.finish() {

@@ -43,6 +43,11 @@ impl Registry {
         }
     }
 
+    /// Whether the slot `key` holds `task` (and so a reference to it).
+    pub(crate) fn holds(&self, key: usize, task: NonNull<Header>) -> bool {
+        self.slots.get(key) == Some(&(task.as_ptr() as usize))
+    }
+
     /// Takes back the reference kept for `task` under `key`; `None` if that
     /// slot does not hold this task (already removed).
     #[inline]
