@@ -91,12 +91,10 @@ pub(crate) struct Timers<A> {
     /// Cancelled entries stay until popped (their key no longer matches).
     soon: BinaryHeap<Reverse<(u64, u64, usize)>>,
     next_seq: u64,
-    /// No expiry has work before this tick (a lower bound, kept as each
-    /// entry is filed and recomputed after each expiry), so an iteration
-    /// with nothing due skips the wheel; `u64::MAX` when nothing is
-    /// pending.
-    check_tick: u64,
-    /// `check_tick` in nanoseconds (compared with the loop's clock).
+    /// No expiry has work before this time, the start of a tick in
+    /// nanoseconds (a lower bound, kept as each entry is filed and
+    /// recomputed after each expiry), so an iteration with nothing due
+    /// skips the wheel; `u64::MAX` when nothing is pending.
     check_ns: u64,
     /// How many pending entries need ordering: while none does, an expiry
     /// records no sort keys.
@@ -121,7 +119,6 @@ impl<A: TimerOrder> Timers<A> {
             staged_live: 0,
             soon: BinaryHeap::new(),
             next_seq: 0,
-            check_tick: u64::MAX,
             check_ns: u64::MAX,
             ordered_pending: 0,
             batch: Vec::new(),
@@ -138,16 +135,15 @@ impl<A: TimerOrder> Timers<A> {
     /// would find nothing).
     #[inline]
     pub(crate) fn may_be_due(&self, now: u64) -> bool {
-        self.check_tick != u64::MAX && now >= self.check_ns
+        now >= self.check_ns
     }
 
     /// An expiry may have work from `tick` on.
     #[inline]
     fn lower_check(&mut self, tick: u64) {
-        if tick < self.check_tick {
-            self.check_tick = tick;
-            self.check_ns = tick.saturating_mul(u64::from(TICK_NANOS));
-        }
+        self.check_ns = self
+            .check_ns
+            .min(tick.saturating_mul(u64::from(TICK_NANOS)));
     }
 
     /// Files a timer due at `exact` (nanoseconds).
@@ -408,7 +404,6 @@ impl<A: TimerOrder> Timers<A> {
     /// way moves to the exact-deadline heap); the heap's entries count
     /// from the tick their deadline falls in.
     fn recompute_check(&mut self) {
-        self.check_tick = u64::MAX;
         self.check_ns = u64::MAX;
         if self.entries.is_empty() {
             return;
