@@ -177,8 +177,14 @@ impl Core {
     /// (saturating some 584 years on).
     #[inline]
     pub(crate) fn deadline_in(&self, delay: Duration) -> (Instant, u64) {
-        let ns = self.now_ns().saturating_add(nanos(delay));
+        let ns = self.ns_after(delay);
         (self.instant_at(ns), ns)
+    }
+
+    /// `delay` from now on the loop's timeline (saturating).
+    #[inline]
+    pub(crate) fn ns_after(&self, delay: Duration) -> u64 {
+        self.now_ns().saturating_add(nanos(delay))
     }
 
     /// `at` on the loop's timeline.

@@ -13,7 +13,6 @@ use super::callback::Callback;
 use super::context;
 use super::runnable::RawRunnable;
 use crate::coop;
-use crate::driver::clock::nanos;
 pub(crate) use crate::driver::timer::TimerKey;
 use crate::driver::timer::TimerOrder;
 
@@ -93,7 +92,7 @@ impl Deadline {
         Deadline::OnLoop {
             base: core.clock_base(),
             loop_id: core.id,
-            ns: core.now_ns().saturating_add(nanos(duration)),
+            ns: core.ns_after(duration),
         }
     }
 
