@@ -5,6 +5,7 @@
 
 mod async_fd;
 mod nonblocking;
+mod socket_io;
 mod watch;
 
 pub use async_fd::Async;
@@ -12,4 +13,5 @@ pub use async_fd::Async;
 /// re-exported so users need not depend on it to name them.
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 pub(crate) use nonblocking::set_nonblocking;
+pub(crate) use socket_io::SocketIo;
 pub use watch::{Interest, Watch};

@@ -24,6 +24,8 @@ pub trait SplitStream: sealed::Sealed {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>>;
     #[doc(hidden)]
+    fn poll_flush_priv(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    #[doc(hidden)]
     fn shutdown_priv(&self, how: Shutdown) -> io::Result<()>;
     #[doc(hidden)]
     fn into_split_priv(self) -> (OwnedReadHalf<Self>, OwnedWriteHalf<Self>)
@@ -157,12 +159,12 @@ macro_rules! write_impl {
                 self.stream.poll_write_vectored_priv(cx, bufs)
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.stream.poll_flush_priv(cx)
             }
 
-            fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.stream.shutdown_priv(Shutdown::Write))
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                poll_close(&*self.stream, cx)
             }
         }
     };
@@ -171,10 +173,17 @@ macro_rules! write_impl {
 write_impl!(WriteHalf<'a, S>);
 write_impl!(OwnedWriteHalf<S>);
 
+/// `poll_close` of a stream socket or its write half: sends what was
+/// written (completion mode), then shuts down the write side.
+pub(crate) fn poll_close<S: SplitStream>(stream: &S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    std::task::ready!(stream.poll_flush_priv(cx))?;
+    Poll::Ready(stream.shutdown_priv(Shutdown::Write))
+}
+
 /// What every stream socket (`TcpStream`, `UnixStream`) shares: `read` and
 /// `write` from `&self`, sealed `SplitStream`, `AsFd`, `AsyncRead`, and
 /// `AsyncWrite` whose `poll_close` shuts down the write side. The type has
-/// an `io: Async<T>` field and a `shutdown(&self, Shutdown)` method.
+/// an `io: SocketIo<T>` field and a `shutdown(&self, Shutdown)` method.
 macro_rules! stream_socket_impls {
     ($ty:ty) => {
         impl $ty {
@@ -184,8 +193,7 @@ macro_rules! stream_socket_impls {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                self.io
-                    .read_len(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
+                self.io.read(buf)
             }
 
             /// Writes some of `buf`; returns how much.
@@ -193,8 +201,17 @@ macro_rules! stream_socket_impls {
                 &'a self,
                 buf: &'a [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                self.io
-                    .write_len(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
+                self.io.write(buf)
+            }
+
+            /// Whether this socket's reads and writes are io_uring requests
+            /// (a loop on [`IoBackend::IoUring`](crate::runtime::IoBackend)
+            /// in completion mode, the default there) rather than system
+            /// calls made when the loop reports readiness. In completion
+            /// mode a write returns once its bytes are copied for sending:
+            /// `flush` (or `close`) waits until they were sent.
+            pub fn is_completion_based(&self) -> bool {
+                self.io.is_completion_based()
             }
         }
 
@@ -206,8 +223,7 @@ macro_rules! stream_socket_impls {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io
-                    .poll_read_len(cx, buf.len(), |mut s| std::io::Read::read(&mut s, buf))
+                self.io.poll_read(cx, buf)
             }
 
             fn poll_write_priv(
@@ -215,8 +231,7 @@ macro_rules! stream_socket_impls {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io
-                    .poll_write_len(cx, buf.len(), |mut s| std::io::Write::write(&mut s, buf))
+                self.io.poll_write(cx, buf)
             }
 
             fn poll_write_vectored_priv(
@@ -224,8 +239,14 @@ macro_rules! stream_socket_impls {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.io
-                    .poll_write_with(cx, |mut s| std::io::Write::write_vectored(&mut s, bufs))
+                self.io.poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush_priv(
+                &self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.io.poll_flush(cx)
             }
 
             fn shutdown_priv(&self, how: std::net::Shutdown) -> std::io::Result<()> {
@@ -268,16 +289,16 @@ macro_rules! stream_socket_impls {
 
             fn poll_flush(
                 self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(())) // no user-space buffer
+                $crate::net::SplitStream::poll_flush_priv(&*self, cx)
             }
 
             fn poll_close(
                 self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
+                cx: &mut std::task::Context<'_>,
             ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+                $crate::net::split::poll_close(&*self, cx)
             }
         }
     };

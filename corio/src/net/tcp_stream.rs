@@ -8,7 +8,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::addr::{each_addr, ToSocketAddrs};
 use super::connect::connect;
 use super::split::{split_owned, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use crate::io::Async;
+use crate::io::SocketIo;
 
 /// A TCP connection. Implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]
 /// (`poll_close` shuts down the write side).
@@ -35,7 +35,7 @@ use crate::io::Async;
 /// ```
 #[derive(Debug)]
 pub struct TcpStream {
-    io: Async<std::net::TcpStream>,
+    io: SocketIo<std::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -53,13 +53,15 @@ impl TcpStream {
             Some(Protocol::TCP),
         )?;
         let io = connect::<std::net::TcpStream>(socket, &addr.into()).await?;
-        Ok(TcpStream { io })
+        Ok(TcpStream {
+            io: SocketIo::from_async(io)?,
+        })
     }
 
     /// Wraps a connected std stream (made non-blocking here).
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: Async::new(stream)?,
+            io: SocketIo::new(stream)?,
         })
     }
 
@@ -77,12 +79,14 @@ impl TcpStream {
 
     /// Reads into `buf` without removing the data from the socket.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.peek(buf)).await
+        self.io.peek(buf, |s, buf| s.peek(buf)).await
     }
 
     /// Shuts down the read side, the write side (the peer reads EOF), or both.
+    /// On io_uring in completion mode, bytes written and not yet sent are
+    /// sent first (the write side shuts once they are).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        self.io.shutdown(how, |s, how| s.shutdown(how))
     }
 
     /// Sets `TCP_NODELAY` (no Nagle delay for small writes).

@@ -4,7 +4,6 @@
 //! `.compat()`. No tokio runtime is involved: these are only the traits.
 
 use std::io;
-use std::net::Shutdown;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -57,13 +56,14 @@ macro_rules! tokio_io {
                 true
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_flush_priv(cx)
             }
 
-            /// Shuts down the write side (the peer reads end of file).
-            fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown_priv(Shutdown::Write))
+            /// Sends what was written, then shuts down the write side (the
+            /// peer reads end of file).
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                super::split::poll_close(&*self, cx)
             }
         }
     };

@@ -9,7 +9,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::connect::connect;
 use super::split::{split_owned, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use crate::io::Async;
+use crate::io::{Async, SocketIo};
 
 /// A Unix stream socket listening for connections.
 ///
@@ -64,7 +64,7 @@ impl UnixListener {
 /// A Unix stream connection; implements `AsyncRead` and `AsyncWrite`.
 #[derive(Debug)]
 pub struct UnixStream {
-    io: Async<std_unix::UnixStream>,
+    io: SocketIo<std_unix::UnixStream>,
 }
 
 impl UnixStream {
@@ -72,7 +72,9 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
         let io = connect::<std_unix::UnixStream>(socket, &SockAddr::unix(path)?).await?;
-        Ok(UnixStream { io })
+        Ok(UnixStream {
+            io: SocketIo::from_async(io)?,
+        })
     }
 
     /// A connected pair.
@@ -84,13 +86,14 @@ impl UnixStream {
     /// Wraps a connected std stream (made non-blocking here).
     pub fn from_std(stream: std_unix::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Async::new(stream)?,
+            io: SocketIo::new(stream)?,
         })
     }
 
-    /// Shuts down one or both directions.
+    /// Shuts down one or both directions (on io_uring in completion mode,
+    /// the write side once what was written is sent).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        self.io.shutdown(how, |s, how| s.shutdown(how))
     }
 
     /// The peer's address.

@@ -11,6 +11,7 @@
 //! without it).
 
 mod callback;
+pub(crate) mod completion;
 mod context;
 pub(crate) mod core;
 mod debug;

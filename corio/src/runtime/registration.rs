@@ -242,7 +242,7 @@ impl Drop for Waiter<'_> {
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn wrong_loop(other_loop_running: bool) -> ! {
+pub(crate) fn wrong_loop(other_loop_running: bool) -> ! {
     if other_loop_running {
         panic!(
             "corio: an I/O object registered on one corio loop was awaited on another; \

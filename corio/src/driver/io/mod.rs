@@ -13,11 +13,13 @@
 //! a generation, so an event still queued for a descriptor deregistered in
 //! the same poll is not taken for a new one under the same key.
 
+mod buf_ring;
 mod epoll;
 #[cfg(test)]
 pub(crate) mod poll_backend;
 pub(crate) mod scheduled_io;
 mod uring;
+mod uring_stream;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -33,6 +35,7 @@ use slab::Slab;
 pub(crate) use epoll::EpollBackend;
 pub(crate) use scheduled_io::{Direction, ScheduledIo};
 pub(crate) use uring::UringBackend;
+pub(crate) use uring_stream::StreamIo;
 
 /// Which kernel interface a loop waits on for I/O readiness.
 ///
@@ -288,6 +291,16 @@ impl Reactor {
     /// Whether any descriptor is registered (the loop's own waker aside).
     pub(crate) fn has_sources(&self) -> bool {
         !self.sources.borrow().is_empty()
+            || matches!(&self.driver, Driver::Uring(uring) if uring.has_streams())
+    }
+
+    /// The io_uring backend, for stream sockets read and written through
+    /// its completions (`None` on epoll).
+    pub(crate) fn uring(&self) -> Option<&UringBackend> {
+        match &self.driver {
+            Driver::Uring(uring) => Some(uring),
+            _ => None,
+        }
     }
 
     /// The handle other threads use to wake a blocked poll.
@@ -314,7 +327,11 @@ impl Reactor {
         };
         match &self.driver {
             Driver::Epoll(epoll) => epoll.poll_with(timeout, &mut deliver),
-            Driver::Uring(uring) => uring.poll_with(timeout, &mut deliver),
+            Driver::Uring(uring) => {
+                let polled = uring.poll_with(timeout, &mut deliver);
+                uring.take_woken(wakers);
+                polled
+            }
             Driver::Other(other) => {
                 let mut events = self.events.borrow_mut();
                 let polled = other.poll(timeout, &mut events)?;

@@ -21,11 +21,13 @@
 //! Needs Linux 5.13 (multishot poll, timeouts on the wait); [`UringBackend::new`]
 //! checks and fails otherwise.
 
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Duration;
 
 use io_uring::squeue::Entry;
@@ -33,7 +35,9 @@ use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
 use slab::Slab;
 
+use super::buf_ring::BufRing;
 use super::scheduled_io::{ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::uring_stream::{pool_buffer_len, Next, StreamIo, StreamOps};
 use super::{token_key, Backend, Mode, Notify, Polled};
 
 /// The user data of the eventfd's poll.
@@ -74,11 +78,45 @@ struct Reg {
     armed: Option<usize>,
 }
 
-/// A poll request in flight; its key in the slab is its user data.
-struct Op {
-    token: u64,
-    /// False once removal was asked: a late completion is then ignored.
-    live: bool,
+/// A request in flight; its key in the slab is its user data.
+enum Op {
+    /// A readiness poll for a registration.
+    Poll {
+        token: u64,
+        /// False once removal was asked: a late completion is then ignored.
+        live: bool,
+    },
+    /// A completion-mode stream's receive, into the pool or `owned` (kept
+    /// here, alive until the kernel answers).
+    Recv {
+        io: Rc<StreamIo>,
+        owned: Option<Vec<u8>>,
+        /// Its cancellation was asked.
+        cancelled: bool,
+    },
+    /// A completion-mode stream's send of `buf[done..]` (the buffer kept
+    /// here, alive until the kernel answers).
+    Send {
+        io: Rc<StreamIo>,
+        buf: Vec<u8>,
+        done: usize,
+    },
+}
+
+impl Op {
+    /// Whether its removal (or cancellation) was asked and is unanswered.
+    fn being_removed(&self) -> bool {
+        match self {
+            Op::Poll { live, .. } => !live,
+            Op::Recv { cancelled, .. } => *cancelled,
+            Op::Send { .. } => false,
+        }
+    }
+
+    /// Whether it points into memory (a buffer the kernel reads or fills).
+    fn holds_memory(&self) -> bool {
+        !matches!(self, Op::Poll { .. })
+    }
 }
 
 /// Readiness through io_uring poll requests (see the module's docs).
@@ -93,7 +131,43 @@ pub(crate) struct UringBackend {
     stashed: RefCell<Vec<cqueue::Entry>>,
     wake: Arc<EventFd>,
     forks_at_creation: u64,
+    /// Completion-mode streams: whether they are used (see `open_stream`),
+    /// their receive pool once the first one opened, how many are open,
+    /// and the wakers their completions woke during a poll.
+    streams: StreamMode,
+    pool: OnceCell<BufRing>,
+    open_streams: Cell<usize>,
+    woken: RefCell<Vec<Waker>>,
 }
+
+/// How stream sockets use the ring (`CORIO_IO_URING_STREAMS`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum StreamMode {
+    /// Reads and writes are io_uring requests (the default where the
+    /// kernel has provided-buffer rings, Linux 5.19).
+    Completion,
+    /// Reads and writes are system calls on readiness, as on epoll.
+    Readiness,
+}
+
+/// The environment variable that chooses [`StreamMode`].
+pub(crate) const STREAMS_ENV: &str = "CORIO_IO_URING_STREAMS";
+
+fn stream_mode_from_env() -> io::Result<StreamMode> {
+    match std::env::var(STREAMS_ENV).as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("completion") => Ok(StreamMode::Completion),
+        Ok("readiness") => Ok(StreamMode::Readiness),
+        Ok(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unknown {STREAMS_ENV} value {other:?}: use \"completion\" or \"readiness\""),
+        )),
+    }
+}
+
+/// The pool's buffer group id.
+const POOL_GROUP: u16 = 0;
+/// Buffers in the pool.
+const POOL_BUFFERS: u16 = 256;
 
 /// The eventfd that other threads write to wake the loop.
 struct EventFd(OwnedFd);
@@ -192,9 +266,11 @@ impl Queue<'_, '_> {
     /// Queues `sqe`, handing the queue to the kernel first if it is full.
     fn push(&mut self, sqe: &Entry) -> io::Result<()> {
         loop {
-            // SAFETY: poll and poll-removal entries carry no pointer into
-            // our memory: nothing the kernel holds can outlive what it
-            // points to.
+            // SAFETY: poll, removal and cancellation entries carry no
+            // pointer into our memory; a receive's or send's buffer is
+            // owned by its entry in the request table (or is the pool's),
+            // which keeps it until the kernel answers (`Drop` waits for the
+            // answers before freeing any).
             if unsafe { self.sq.push(sqe) }.is_ok() {
                 return Ok(());
             }
@@ -212,7 +288,7 @@ impl Queue<'_, '_> {
 
     /// Arms a poll request for `reg` (queued, not yet submitted).
     fn arm(&mut self, ops: &mut Slab<Op>, reg: &mut Reg) -> io::Result<()> {
-        let key = ops.insert(Op {
+        let key = ops.insert(Op::Poll {
             token: reg.token,
             live: true,
         });
@@ -231,18 +307,75 @@ impl Queue<'_, '_> {
     /// Asks the kernel to remove `reg`'s poll request, if one is armed.
     fn disarm(&mut self, ops: &mut Slab<Op>, reg: &mut Reg) -> io::Result<()> {
         if let Some(key) = reg.armed.take() {
-            ops[key].live = false;
-            self.remove(key)?;
+            if let Op::Poll { live, .. } = &mut ops[key] {
+                *live = false;
+            }
+            self.remove(ops, key)?;
         }
         Ok(())
     }
 
-    /// Queues the removal of poll request `key`.
-    fn remove(&mut self, key: usize) -> io::Result<()> {
-        let sqe = opcode::PollRemove::new(key as u64)
-            .build()
-            .user_data(REMOVE | key as u64);
-        self.push(&sqe)
+    /// Queues the removal of poll request `key`, or the cancellation of
+    /// receive `key`.
+    fn remove(&mut self, ops: &Slab<Op>, key: usize) -> io::Result<()> {
+        let sqe = match ops.get(key) {
+            Some(Op::Poll { .. }) => opcode::PollRemove::new(key as u64).build(),
+            _ => opcode::AsyncCancel::new(key as u64).build(),
+        };
+        self.push(&sqe.user_data(REMOVE | key as u64))
+    }
+
+    /// Queues a receive for `io`: into a buffer the kernel picks from the
+    /// pool, or into `owned`. Returns its key.
+    fn recv(
+        &mut self,
+        ops: &mut Slab<Op>,
+        io: &Rc<StreamIo>,
+        owned: Option<Vec<u8>>,
+    ) -> io::Result<usize> {
+        let fd = Fd(io.fd());
+        let sqe = match &owned {
+            Some(buf) => opcode::Recv::new(fd, buf.as_ptr().cast_mut(), buf.len() as u32).build(),
+            None => opcode::Recv::new(fd, std::ptr::null_mut(), pool_buffer_len() as u32)
+                .buf_group(POOL_GROUP)
+                .build()
+                .flags(io_uring::squeue::Flags::BUFFER_SELECT),
+        };
+        let key = ops.insert(Op::Recv {
+            io: io.clone(),
+            owned,
+            cancelled: false,
+        });
+        if let Err(e) = self.push(&sqe.user_data(key as u64)) {
+            ops.remove(key);
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    /// Queues a send of `buf[done..]` for `io` (all of it, or an error:
+    /// `MSG_WAITALL`; no `SIGPIPE`).
+    fn send(
+        &mut self,
+        ops: &mut Slab<Op>,
+        io: &Rc<StreamIo>,
+        buf: Vec<u8>,
+        done: usize,
+    ) -> io::Result<()> {
+        let rest = &buf[done..];
+        let sqe = opcode::Send::new(Fd(io.fd()), rest.as_ptr(), rest.len() as u32)
+            .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
+            .build();
+        let key = ops.insert(Op::Send {
+            io: io.clone(),
+            buf,
+            done,
+        });
+        if let Err(e) = self.push(&sqe.user_data(key as u64)) {
+            ops.remove(key);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Queues the eventfd's multishot poll.
@@ -287,6 +420,10 @@ impl UringBackend {
             stashed: RefCell::new(Vec::new()),
             wake,
             forks_at_creation,
+            streams: stream_mode_from_env()?,
+            pool: OnceCell::new(),
+            open_streams: Cell::new(0),
+            woken: RefCell::new(Vec::new()),
         };
         backend.with_queue(|_, _, queue| queue.arm_wake(backend.wake.0.as_raw_fd()))?;
         backend.check_multishot()?;
@@ -357,7 +494,7 @@ impl UringBackend {
         // Completions read ahead by `deregister` come first; with some, the
         // wait must not block.
         let mut stashed = self.stashed.borrow_mut();
-        let timeout = if stashed.is_empty() {
+        let timeout = if stashed.is_empty() && self.woken.borrow().is_empty() {
             timeout
         } else {
             Some(Duration::ZERO)
@@ -431,15 +568,16 @@ impl UringBackend {
         }
         if user_data & REMOVE != 0 {
             if let Some(key) = removal_to_retry(cqe, ops) {
-                queue.remove(key)?;
+                queue.remove(ops, key)?;
             }
             return Ok(());
         }
         let key = user_data as usize;
-        let Some(op) = ops.get(key) else {
-            return Ok(());
+        let (token, live) = match ops.get(key) {
+            None => return Ok(()),
+            Some(Op::Poll { token, live }) => (*token, *live),
+            Some(_) => return self.complete_stream(cqe, key, ops, queue),
         };
-        let (token, live) = (op.token, op.live);
         if !more {
             ops.remove(key);
         }
@@ -469,12 +607,269 @@ impl UringBackend {
     }
 }
 
-/// A removal that found its poll completing just then (its completion work
-/// queued, `EALREADY`): the key to ask again for, or the poll would keep
-/// its file open.
+/// Completion-mode streams (see `uring_stream`).
+impl UringBackend {
+    /// A stream socket `fd` read and written through the ring, or `None`
+    /// where streams stay on readiness (`CORIO_IO_URING_STREAMS=readiness`,
+    /// or a kernel without provided-buffer rings, before 5.19).
+    pub(crate) fn open_stream(&self, fd: RawFd) -> io::Result<Option<Rc<StreamIo>>> {
+        self.check_process()?;
+        if self.streams == StreamMode::Readiness || self.ensure_pool().is_none() {
+            return Ok(None);
+        }
+        self.open_streams.set(self.open_streams.get() + 1);
+        Ok(Some(StreamIo::new(fd)))
+    }
+
+    /// The owner of `io` is about to close its descriptor.
+    pub(crate) fn close_stream(&self, io: &Rc<StreamIo>) {
+        self.open_streams.set(self.open_streams.get() - 1);
+        if self.check_process().is_err() {
+            return;
+        }
+        if io.writes_outstanding() {
+            let _ = self.send_now(io);
+        }
+        io.close(self);
+        // A request still queued names the descriptor by number, which the
+        // owner closes next (and a new socket may take): hand the queue to
+        // the kernel now, which takes hold of the file.
+        let _ = self.with_queue(|_, _, queue| {
+            queue.sq.sync();
+            if queue.sq.is_empty() {
+                return Ok(());
+            }
+            queue.submit()
+        });
+    }
+
+    /// Whether new stream sockets are read and written through the ring.
+    pub(crate) fn streams_in_completion_mode(&self) -> bool {
+        self.streams == StreamMode::Completion && self.ensure_pool().is_some()
+    }
+
+    /// Hands the queue to the kernel and handles stream completions at
+    /// once, a few rounds, until `io` has nothing left to send: the owner
+    /// is closing it, and a socket whose bytes were all taken by the kernel
+    /// closes now (the peer reads the end of stream even if the loop does
+    /// not run again), as `close(2)` after `write(2)` would.
+    fn send_now(&self, io: &StreamIo) -> io::Result<()> {
+        let mut ops = self.ops.borrow_mut();
+        let mut ring = self.ring.borrow_mut();
+        let (submitter, mut sq, mut cq) = ring.split();
+        let mut queue = Queue {
+            sq: &mut sq,
+            submitter: &submitter,
+        };
+        let mut stashed = self.stashed.borrow_mut();
+        let is_stream_op = |cqe: &cqueue::Entry, ops: &Slab<Op>| {
+            let key = cqe.user_data();
+            key != WAKE && key & REMOVE == 0 && ops.get(key as usize).is_some_and(Op::holds_memory)
+        };
+        // Answers read ahead by a removal come first.
+        let mut i = 0;
+        while i < stashed.len() {
+            if is_stream_op(&stashed[i], &ops) {
+                let cqe = stashed.remove(i);
+                self.complete_stream(&cqe, cqe.user_data() as usize, &mut ops, &mut queue)?;
+            } else {
+                i += 1;
+            }
+        }
+        for _ in 0..4 {
+            if !io.writes_outstanding() {
+                break;
+            }
+            queue.submit()?;
+            cq.sync();
+            for cqe in &mut cq {
+                if is_stream_op(&cqe, &ops) {
+                    self.complete_stream(&cqe, cqe.user_data() as usize, &mut ops, &mut queue)?;
+                } else {
+                    stashed.push(cqe);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a completion-mode stream is open (so the loop has I/O to
+    /// poll for).
+    pub(crate) fn has_streams(&self) -> bool {
+        self.open_streams.get() > 0
+    }
+
+    /// Moves the wakers stream completions woke during the last poll.
+    #[inline]
+    pub(crate) fn take_woken(&self, wakers: &mut Vec<Waker>) {
+        let mut woken = self.woken.borrow_mut();
+        if !woken.is_empty() {
+            wakers.append(&mut woken);
+        }
+    }
+
+    /// The receive pool, made and registered on first use; `None` when the
+    /// kernel refuses it (streams then stay on readiness).
+    fn ensure_pool(&self) -> Option<&BufRing> {
+        if let Some(pool) = self.pool.get() {
+            return Some(pool);
+        }
+        let pool = BufRing::new(POOL_BUFFERS, pool_buffer_len()).ok()?;
+        let ring = self.ring.borrow();
+        // SAFETY: the pool's ring stays allocated while registered: the
+        // pool lives in `self.pool` until the backend drops, after the ring
+        // (field order) or after every request using it was answered.
+        unsafe {
+            ring.submitter().register_buf_ring_with_flags(
+                pool.ring_addr(),
+                pool.count(),
+                POOL_GROUP,
+                0,
+            )
+        }
+        .ok()?;
+        drop(ring);
+        Some(self.pool.get_or_init(|| pool))
+    }
+
+    /// Handles a stream request's completion (`key` is in `ops`).
+    #[inline(never)]
+    fn complete_stream(
+        &self,
+        cqe: &cqueue::Entry,
+        key: usize,
+        ops: &mut Slab<Op>,
+        queue: &mut Queue<'_, '_>,
+    ) -> io::Result<()> {
+        let mut woken = self.woken.borrow_mut();
+        let pool = self.pool.get().expect("a stream request without a pool");
+        let (io, next) = match ops.remove(key) {
+            Op::Recv { io, owned, .. } => {
+                let next = io.on_recv(cqe.result(), cqe.flags(), owned, pool, &mut woken);
+                (io, next)
+            }
+            Op::Send { io, buf, done } => {
+                let next = io.on_send(cqe.result(), buf, done, &mut woken);
+                (io, next)
+            }
+            Op::Poll { .. } => unreachable!("polls complete in `complete`"),
+        };
+        match next {
+            Next::Nothing => Ok(()),
+            Next::RecvOwned(buf) => {
+                let key = queue.recv(ops, &io, Some(buf))?;
+                io.recv_queued(key);
+                Ok(())
+            }
+            Next::SendRest(buf, done) => self.send_or_fail(queue, ops, &io, buf, done, &mut woken),
+            Next::SendFollowing(buf) => self.send_or_fail(queue, ops, &io, buf, 0, &mut woken),
+        }
+    }
+
+    /// Queues a send; a failure to is the stream's send error.
+    fn send_or_fail(
+        &self,
+        queue: &mut Queue<'_, '_>,
+        ops: &mut Slab<Op>,
+        io: &Rc<StreamIo>,
+        buf: Vec<u8>,
+        done: usize,
+        woken: &mut Vec<Waker>,
+    ) -> io::Result<()> {
+        if let Err(e) = queue.send(ops, io, buf, done) {
+            io.send_failed(&e, woken);
+        }
+        Ok(())
+    }
+}
+
+impl StreamOps for UringBackend {
+    fn pool(&self) -> &BufRing {
+        self.pool
+            .get()
+            .expect("a completion-mode stream without a pool")
+    }
+
+    fn queue_recv(&self, io: &Rc<StreamIo>, owned: Option<Vec<u8>>) -> io::Result<usize> {
+        self.with_queue(|_, ops, queue| queue.recv(ops, io, owned))
+    }
+
+    fn queue_send(&self, io: &Rc<StreamIo>, buf: Vec<u8>, done: usize) -> io::Result<()> {
+        self.with_queue(|_, ops, queue| queue.send(ops, io, buf, done))
+    }
+
+    fn cancel_recv(&self, key: usize) {
+        let _ = self.remove_now(|ops, queue| {
+            if let Some(Op::Recv { cancelled, .. }) = ops.get_mut(key) {
+                *cancelled = true;
+                return queue.remove(ops, key);
+            }
+            Ok(())
+        });
+    }
+}
+
+impl Drop for UringBackend {
+    fn drop(&mut self) {
+        // Receives and sends point into memory freed with the backend (the
+        // pool, their buffers): the kernel must be done with them first.
+        // Cancel each and wait for the answers; if some never come, leak
+        // the memory rather than let the kernel write into freed memory.
+        if self.check_process().is_err() {
+            return;
+        }
+        let ring = self.ring.get_mut();
+        let ops = self.ops.get_mut();
+        let keys: Vec<usize> = ops
+            .iter()
+            .filter(|(_, op)| op.holds_memory())
+            .map(|(key, _)| key)
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        for key in &keys {
+            let sqe = opcode::AsyncCancel::new(*key as u64)
+                .build()
+                .user_data(REMOVE | *key as u64);
+            // SAFETY: a cancellation carries no pointer.
+            while unsafe { ring.submission().push(&sqe) }.is_err() {
+                if ring.submit().is_err() {
+                    break;
+                }
+            }
+        }
+        for _ in 0..100 {
+            if !ops.iter().any(|(_, op)| op.holds_memory()) {
+                return;
+            }
+            let ts = Timespec::new().nsec(10_000_000);
+            let _ = ring
+                .submitter()
+                .submit_with_args(1, &SubmitArgs::new().timespec(&ts));
+            for cqe in ring.completion() {
+                let key = cqe.user_data();
+                if key & REMOVE == 0 && ops.get(key as usize).is_some_and(Op::holds_memory) {
+                    let op = ops.remove(key as usize);
+                    // A pooled buffer filled at the last moment goes with
+                    // the pool; nothing to hand back.
+                    drop(op);
+                }
+            }
+        }
+        std::mem::forget(std::mem::take(ops));
+        if let Some(pool) = self.pool.take() {
+            std::mem::forget(pool);
+        }
+    }
+}
+
+/// A removal that found its poll (or receive) completing just then (its
+/// completion work queued, `EALREADY`): the key to ask again for, or the
+/// request would keep its file open.
 fn removal_to_retry(cqe: &cqueue::Entry, ops: &Slab<Op>) -> Option<usize> {
     let key = (cqe.user_data() & !REMOVE) as usize;
-    let pending = ops.get(key).is_some_and(|op| !op.live);
+    let pending = ops.get(key).is_some_and(Op::being_removed);
     (cqe.result() == -libc::EALREADY && pending).then_some(key)
 }
 
@@ -543,6 +938,34 @@ impl Backend for UringBackend {
         if reg.armed.is_none() {
             return Ok(());
         }
+        drop(regs);
+        self.remove_now(|ops, queue| queue.disarm(ops, &mut reg))
+    }
+
+    fn poll(&self, timeout: Option<Duration>, out: &mut Vec<(u64, u8)>) -> io::Result<Polled> {
+        let polled = self.poll_with(timeout, &mut |token, ready| out.push((token, ready)));
+        for waker in self.woken.borrow_mut().drain(..) {
+            waker.wake();
+        }
+        polled
+    }
+
+    fn notifier(&self) -> Arc<dyn Notify> {
+        self.wake.clone()
+    }
+}
+
+impl UringBackend {
+    /// Queues a removal with `queue_it` and hands it to the kernel now, not
+    /// with the next wait: the request holds the file open and its owner is
+    /// about to close it. The removal's answer is posted by the time the
+    /// submission returns; one that found the request completing is asked
+    /// again at once (a few times at most; a later answer is handled by the
+    /// next poll).
+    fn remove_now(
+        &self,
+        queue_it: impl FnOnce(&mut Slab<Op>, &mut Queue<'_, '_>) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut ops = self.ops.borrow_mut();
         let mut ring = self.ring.borrow_mut();
         let (submitter, mut sq, mut cq) = ring.split();
@@ -550,12 +973,7 @@ impl Backend for UringBackend {
             sq: &mut sq,
             submitter: &submitter,
         };
-        queue.disarm(&mut ops, &mut reg)?;
-        // Now, not with the next wait: the poll holds the file open and its
-        // owner is about to close it. The removal's answer is posted by the
-        // time the submission returns; one that found the poll completing
-        // is asked again at once (a few times at most; a later answer is
-        // handled by the next poll).
+        queue_it(&mut ops, &mut queue)?;
         let mut stashed = self.stashed.borrow_mut();
         for _ in 0..4 {
             queue.submit()?;
@@ -567,7 +985,7 @@ impl Backend for UringBackend {
             while i < stashed.len() {
                 if let Some(key) = removal_to_retry(&stashed[i], &ops) {
                     stashed.remove(i);
-                    queue.remove(key)?;
+                    queue.remove(&ops, key)?;
                     retry = true;
                 } else {
                     i += 1;
@@ -578,14 +996,6 @@ impl Backend for UringBackend {
             }
         }
         Ok(())
-    }
-
-    fn poll(&self, timeout: Option<Duration>, out: &mut Vec<(u64, u8)>) -> io::Result<Polled> {
-        self.poll_with(timeout, &mut |token, ready| out.push((token, ready)))
-    }
-
-    fn notifier(&self) -> Arc<dyn Notify> {
-        self.wake.clone()
     }
 }
 

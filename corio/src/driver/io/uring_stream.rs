@@ -1,0 +1,499 @@
+//! A stream socket read and written through io_uring completions (the
+//! backend's completion mode): what one connection's reads and writes have
+//! in flight and have brought back.
+//!
+//! - Reading: when a reader finds nothing buffered, one `RECV` is queued
+//!   (it reaches the kernel with the loop's next wait, no system call of
+//!   its own) with the buffer left for the kernel to pick from the loop's
+//!   [`BufRing`] when data arrives, so a connection waiting for data holds
+//!   no buffer. The filled buffer is read from until empty, then handed
+//!   back. At most one receive is in flight and at most one buffer is held
+//!   per connection, so a reader that stops reading stops the kernel from
+//!   reading for it (TCP's own flow control, as with `read(2)`). If the
+//!   pool is empty (`ENOBUFS`), that receive is queued again with a buffer
+//!   of its own.
+//! - Writing: a write copies the bytes into the connection's outgoing
+//!   buffer and returns; one `SEND` at a time carries that buffer (so
+//!   bytes leave in order), the next one whatever was written meanwhile.
+//!   Writers wait only when `WRITE_LIMIT` bytes are outstanding; `flush`
+//!   waits until none are. An error from a send is returned by the next
+//!   write or flush (as a socket's asynchronous error is by `write(2)`).
+//! - The owner dropping the stream with bytes outstanding leaves them to
+//!   be sent (as `close(2)` on a socket leaves its send buffer): the
+//!   descriptor is duplicated, and the copy closed after the last send.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use super::buf_ring::BufRing;
+
+/// Bytes written but not yet sent above which writers wait.
+pub(crate) const WRITE_LIMIT: usize = 256 * 1024;
+
+/// The wakers of the tasks waiting on one side (any number may wait on a
+/// socket shared by `&self`; each is woken).
+#[derive(Default)]
+struct Waiting(Vec<Waker>);
+
+impl Waiting {
+    fn register(&mut self, cx: &Context<'_>) {
+        if !self.0.iter().any(|w| w.will_wake(cx.waker())) {
+            self.0.push(cx.waker().clone());
+        }
+    }
+
+    fn wake_into(&mut self, wakers: &mut Vec<Waker>) {
+        wakers.append(&mut self.0);
+    }
+}
+
+/// Where received bytes are.
+pub(crate) enum Received {
+    /// A buffer of the loop's pool, by id.
+    Pooled(u16),
+    /// The connection's own buffer (the pool was empty).
+    Owned(Vec<u8>),
+}
+
+/// Received bytes not yet read: `buf[start..end]`.
+struct Chunk {
+    buf: Received,
+    start: usize,
+    end: usize,
+}
+
+impl Chunk {
+    fn bytes<'a>(&'a self, pool: &'a BufRing) -> &'a [u8] {
+        match &self.buf {
+            // SAFETY: a completion named this buffer and it is recycled
+            // only when the chunk is dropped (`ReadSide::release`).
+            Received::Pooled(bid) => unsafe { &pool.data(*bid, self.end)[self.start..] },
+            Received::Owned(v) => &v[self.start..self.end],
+        }
+    }
+}
+
+#[derive(Default)]
+struct ReadSide {
+    chunk: Option<Chunk>,
+    eof: bool,
+    error: Option<io::Error>,
+    /// The receive in flight (its key in the backend's table).
+    recv: Option<usize>,
+    waiting: Waiting,
+}
+
+impl ReadSide {
+    /// Drops the chunk, handing a pooled buffer back.
+    fn release(&mut self, pool: Option<&BufRing>) {
+        if let Some(Chunk {
+            buf: Received::Pooled(bid),
+            ..
+        }) = self.chunk.take()
+        {
+            if let Some(pool) = pool {
+                pool.recycle(bid);
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct WriteSide {
+    /// Written, not yet handed to a send.
+    pending: Vec<u8>,
+    /// Bytes the send in flight carries (0: none in flight).
+    sending: usize,
+    /// The first send error, returned by every later write or flush.
+    error: Option<i32>,
+    /// `shutdown(Write)` was asked with bytes outstanding: done after them.
+    shutdown_after: bool,
+    /// The write side was shut down (writes fail with `BrokenPipe`).
+    shut: bool,
+    waiting: Waiting,
+}
+
+impl WriteSide {
+    fn outstanding(&self) -> usize {
+        self.sending + self.pending.len()
+    }
+}
+
+/// What a completion asks of the backend next.
+pub(crate) enum Next {
+    Nothing,
+    /// Queue a receive into this buffer of the connection's own.
+    RecvOwned(Vec<u8>),
+    /// Queue a send of `buf[done..]` (the rest of a short send).
+    SendRest(Vec<u8>, usize),
+    /// Queue a send of this buffer (bytes written while the last one flew).
+    SendFollowing(Vec<u8>),
+}
+
+/// One connection in completion mode (see the module's docs).
+pub(crate) struct StreamIo {
+    fd: Cell<RawFd>,
+    /// The owner dropped the stream: `fd` is then ours (a duplicate made
+    /// for outstanding sends), closed after the last of them.
+    orphaned: Cell<bool>,
+    read: RefCell<ReadSide>,
+    write: RefCell<WriteSide>,
+}
+
+/// The backend operations a stream needs (implemented by the io_uring
+/// backend; a trait so this file does not depend on the ring's types).
+pub(crate) trait StreamOps {
+    /// The receive buffer pool.
+    fn pool(&self) -> &BufRing;
+    /// Queues a receive for `io` into the pool (or `owned`); its op key.
+    fn queue_recv(&self, io: &Rc<StreamIo>, owned: Option<Vec<u8>>) -> io::Result<usize>;
+    /// Queues a send of `buf[done..]` for `io`.
+    fn queue_send(&self, io: &Rc<StreamIo>, buf: Vec<u8>, done: usize) -> io::Result<()>;
+    /// Cancels receive `key` now (the owner is about to close the socket).
+    fn cancel_recv(&self, key: usize);
+}
+
+impl StreamIo {
+    pub(crate) fn new(fd: RawFd) -> Rc<StreamIo> {
+        Rc::new(StreamIo {
+            fd: Cell::new(fd),
+            orphaned: Cell::new(false),
+            read: RefCell::default(),
+            write: RefCell::default(),
+        })
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.get()
+    }
+
+    /// Reads buffered bytes into `buf`, or queues a receive and waits.
+    pub(crate) fn poll_read(
+        self: &Rc<Self>,
+        cx: &Context<'_>,
+        buf: &mut [u8],
+        ops: &impl StreamOps,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_take(cx, buf, ops, true)
+    }
+
+    /// Copies buffered bytes into `buf` without consuming them (`peek`).
+    pub(crate) fn poll_peek(
+        self: &Rc<Self>,
+        cx: &Context<'_>,
+        buf: &mut [u8],
+        ops: &impl StreamOps,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_take(cx, buf, ops, false)
+    }
+
+    fn poll_take(
+        self: &Rc<Self>,
+        cx: &Context<'_>,
+        buf: &mut [u8],
+        ops: &impl StreamOps,
+        consume: bool,
+    ) -> Poll<io::Result<usize>> {
+        let mut read = self.read.borrow_mut();
+        if let Some(chunk) = &mut read.chunk {
+            let bytes = chunk.bytes(ops.pool());
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            if consume {
+                chunk.start += n;
+                if chunk.start == chunk.end {
+                    read.release(Some(ops.pool()));
+                }
+            }
+            return Poll::Ready(Ok(n));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        if let Some(e) = read.error.take() {
+            return Poll::Ready(Err(e));
+        }
+        if read.eof {
+            return Poll::Ready(Ok(0));
+        }
+        if read.recv.is_none() {
+            read.recv = Some(ops.queue_recv(self, None)?);
+        }
+        read.waiting.register(cx);
+        Poll::Pending
+    }
+
+    /// A receive for this stream was queued again under `key`.
+    pub(crate) fn recv_queued(&self, key: usize) {
+        self.read.borrow_mut().recv = Some(key);
+    }
+
+    /// A receive completed with `result` (`flags` name the pooled buffer
+    /// it filled; `owned` is the buffer it had of its own).
+    pub(crate) fn on_recv(
+        &self,
+        result: i32,
+        flags: u32,
+        owned: Option<Vec<u8>>,
+        pool: &BufRing,
+        wakers: &mut Vec<Waker>,
+    ) -> Next {
+        let mut read = self.read.borrow_mut();
+        read.recv = None;
+        let pooled = io_uring::cqueue::buffer_select(flags);
+        if self.orphaned.get() {
+            // Nobody reads any more: hand the buffer straight back.
+            if let Some(bid) = pooled {
+                pool.recycle(bid);
+            }
+            return Next::Nothing;
+        }
+        if result == -libc::ENOBUFS {
+            return Next::RecvOwned(owned.unwrap_or_else(|| vec![0; pool_buffer_len()]));
+        }
+        match result {
+            n if n > 0 => {
+                let buf = match (owned, pooled) {
+                    (Some(v), _) => Received::Owned(v),
+                    (None, Some(bid)) => Received::Pooled(bid),
+                    (None, None) => unreachable!("a pooled receive names its buffer"),
+                };
+                read.chunk = Some(Chunk {
+                    buf,
+                    start: 0,
+                    end: n as usize,
+                });
+            }
+            0 => {
+                if let Some(bid) = pooled {
+                    pool.recycle(bid);
+                }
+                read.eof = true;
+            }
+            e if e == -libc::ECANCELED => {}
+            e => read.error = Some(io::Error::from_raw_os_error(-e)),
+        }
+        read.waiting.wake_into(wakers);
+        Next::Nothing
+    }
+
+    /// Copies what fits of `bufs` into the outgoing buffer, starting a send
+    /// if none is in flight; waits while `WRITE_LIMIT` bytes are
+    /// outstanding.
+    pub(crate) fn poll_write(
+        self: &Rc<Self>,
+        cx: &Context<'_>,
+        bufs: &[IoSlice<'_>],
+        ops: &impl StreamOps,
+    ) -> Poll<io::Result<usize>> {
+        let mut write = self.write.borrow_mut();
+        if let Some(code) = write.error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(code)));
+        }
+        if write.shut || write.shutdown_after {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after the write side was shut down",
+            )));
+        }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        let outstanding = write.outstanding();
+        if outstanding >= WRITE_LIMIT {
+            write.waiting.register(cx);
+            return Poll::Pending;
+        }
+        let mut room = WRITE_LIMIT - outstanding;
+        let mut n = 0;
+        for b in bufs {
+            let take = b.len().min(room);
+            write.pending.extend_from_slice(&b[..take]);
+            n += take;
+            room -= take;
+            if room == 0 {
+                break;
+            }
+        }
+        if write.sending == 0 {
+            let buf = std::mem::take(&mut write.pending);
+            write.sending = buf.len();
+            drop(write);
+            if let Err(e) = ops.queue_send(self, buf, 0) {
+                self.write.borrow_mut().sending = 0;
+                return Poll::Ready(Err(e));
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Whether written bytes are still to be sent.
+    pub(crate) fn writes_outstanding(&self) -> bool {
+        self.write.borrow().outstanding() > 0
+    }
+
+    /// Ready once every written byte was sent (or a send failed).
+    pub(crate) fn poll_flush(&self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        let mut write = self.write.borrow_mut();
+        if let Some(code) = write.error {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(code)));
+        }
+        if write.outstanding() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        write.waiting.register(cx);
+        Poll::Pending
+    }
+
+    /// `shutdown(2)`; shutting the write side down with bytes outstanding
+    /// is done once they are sent.
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        use std::net::Shutdown;
+        let mut write = self.write.borrow_mut();
+        let write_too = matches!(how, Shutdown::Write | Shutdown::Both);
+        if write_too && write.outstanding() > 0 {
+            write.shutdown_after = true;
+            if how == Shutdown::Both {
+                return shutdown_fd(self.fd(), libc::SHUT_RD);
+            }
+            return Ok(());
+        }
+        if write_too {
+            write.shut = true;
+        }
+        let how = match how {
+            Shutdown::Read => libc::SHUT_RD,
+            Shutdown::Write => libc::SHUT_WR,
+            Shutdown::Both => libc::SHUT_RDWR,
+        };
+        shutdown_fd(self.fd(), how)
+    }
+
+    /// A send completed with `result` after `done` bytes of `buf` had been
+    /// sent by earlier completions.
+    pub(crate) fn on_send(
+        &self,
+        result: i32,
+        mut buf: Vec<u8>,
+        done: usize,
+        wakers: &mut Vec<Waker>,
+    ) -> Next {
+        let mut write = self.write.borrow_mut();
+        if result < 0 || (result == 0 && done < buf.len()) {
+            let code = if result < 0 { -result } else { libc::EPIPE };
+            write.error.get_or_insert(code);
+            write.pending.clear();
+            write.sending = 0;
+            write.waiting.wake_into(wakers);
+            drop(write);
+            self.close_if_orphaned();
+            return Next::Nothing;
+        }
+        let done = done + result as usize;
+        if done < buf.len() {
+            return Next::SendRest(buf, done);
+        }
+        write.waiting.wake_into(wakers);
+        if !write.pending.is_empty() {
+            buf.clear();
+            let next = std::mem::replace(&mut write.pending, buf);
+            write.sending = next.len();
+            return Next::SendFollowing(next);
+        }
+        write.sending = 0;
+        if write.pending.capacity() == 0 {
+            buf.clear();
+            write.pending = buf; // its capacity serves the next write
+        }
+        if write.shutdown_after {
+            write.shutdown_after = false;
+            write.shut = true;
+            let _ = shutdown_fd(self.fd(), libc::SHUT_WR);
+        }
+        drop(write);
+        self.close_if_orphaned();
+        Next::Nothing
+    }
+
+    /// A queued send could not be handed to the kernel.
+    pub(crate) fn send_failed(&self, e: &io::Error, wakers: &mut Vec<Waker>) {
+        let mut write = self.write.borrow_mut();
+        write
+            .error
+            .get_or_insert(e.raw_os_error().unwrap_or(libc::EIO));
+        write.sending = 0;
+        write.pending.clear();
+        write.waiting.wake_into(wakers);
+    }
+
+    /// The owner drops the stream (its descriptor closes right after):
+    /// cancels the receive, hands the buffer back, and keeps a duplicate of
+    /// the descriptor for the bytes still to send.
+    pub(crate) fn close(&self, ops: &impl StreamOps) {
+        let mut read = self.read.borrow_mut();
+        read.release(Some(ops.pool()));
+        read.waiting.0.clear();
+        read.eof = true;
+        let recv = read.recv;
+        drop(read);
+        self.orphaned.set(true);
+        let mut write = self.write.borrow_mut();
+        write.waiting.0.clear();
+        if write.outstanding() == 0 {
+            self.fd.set(-1); // nothing of ours to close later
+        } else {
+            // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor the owner
+            // still holds open.
+            let dup = unsafe { libc::fcntl(self.fd(), libc::F_DUPFD_CLOEXEC, 0) };
+            // Without a descriptor the bytes not yet in flight are lost
+            // with the socket (the send in flight holds the file itself).
+            if dup < 0 {
+                write.pending.clear();
+            }
+            self.fd.set(dup);
+        }
+        drop(write);
+        if let Some(key) = recv {
+            ops.cancel_recv(key);
+        }
+    }
+
+    /// Closes our duplicate once nothing more is to be sent on it.
+    fn close_if_orphaned(&self) {
+        let fd = self.fd.get();
+        if self.orphaned.get() && fd >= 0 && self.write.borrow().outstanding() == 0 {
+            self.fd.set(-1);
+            // SAFETY: `fd` is the duplicate `close` made, owned here.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+impl Drop for StreamIo {
+    fn drop(&mut self) {
+        // Sends dropped unanswered (the loop closed): close the duplicate.
+        let fd = self.fd.get();
+        if self.orphaned.get() && fd >= 0 {
+            // SAFETY: as in `close_if_orphaned`.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// The length of each pooled buffer, and of a buffer of a connection's
+/// own when the pool is empty.
+pub(crate) const fn pool_buffer_len() -> usize {
+    16 * 1024
+}
+
+fn shutdown_fd(fd: RawFd, how: i32) -> io::Result<()> {
+    // SAFETY: shutdown(2) on a descriptor number; a bad one is an error.
+    if unsafe { libc::shutdown(fd, how) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! A stream socket read and written through the running loop's io_uring
+//! completions ([`CompletionStream`]), the loop-side handle of the
+//! driver's `StreamIo`; what a socket uses instead of a readiness
+//! [`Registration`](super::registration::Registration) when its loop runs
+//! on io_uring in completion mode.
+
+use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
+
+use super::context;
+use super::core::Core;
+use crate::coop;
+use crate::driver::io::{StreamIo, UringBackend};
+
+/// A stream socket in completion mode; closes its side of the requests
+/// when dropped (drop it before closing the descriptor).
+pub(crate) struct CompletionStream {
+    io: Rc<StreamIo>,
+    core: Weak<Core>,
+    loop_id: u64,
+}
+
+impl CompletionStream {
+    /// `fd` (a connected stream socket) in completion mode on the running
+    /// loop, or `None` where that loop reads sockets on readiness (epoll,
+    /// or io_uring in readiness mode) or none is running.
+    pub(crate) fn for_running_loop(fd: RawFd) -> io::Result<Option<CompletionStream>> {
+        context::with_current(|core| {
+            let Some(uring) = core.reactor().uring() else {
+                return Ok(None);
+            };
+            Ok(uring.open_stream(fd)?.map(|io| CompletionStream {
+                io,
+                core: core.weak(),
+                loop_id: core.id,
+            }))
+        })
+        .unwrap_or(Ok(None))
+    }
+
+    /// Whether the running loop puts new stream sockets in completion mode.
+    pub(crate) fn running_loop_uses() -> bool {
+        context::with_current(|core| {
+            core.reactor()
+                .uring()
+                .is_some_and(UringBackend::streams_in_completion_mode)
+        })
+        .unwrap_or(false)
+    }
+
+    /// Runs `f` with the loop's backend; panics (as a readiness wait does)
+    /// if the stream's loop is not the one running.
+    #[inline]
+    #[track_caller]
+    fn on_loop<R>(&self, f: impl FnOnce(&UringBackend) -> R) -> R {
+        let found = context::with_current(|core| {
+            if core.id != self.loop_id {
+                return None;
+            }
+            Some(f(core
+                .reactor()
+                .uring()
+                .expect("a completion stream on io_uring")))
+        });
+        match found {
+            Some(Some(r)) => r,
+            Some(None) => super::registration::wrong_loop(true),
+            None => super::registration::wrong_loop(false),
+        }
+    }
+
+    /// Reads into `buf` (0: end of stream). Spends one unit of budget.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        std::task::ready!(coop::poll_proceed(cx));
+        self.on_loop(|uring| self.io.poll_read(cx, buf, uring))
+    }
+
+    /// Copies received bytes into `buf` without consuming them.
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.on_loop(|uring| self.io.poll_peek(cx, buf, uring))
+    }
+
+    /// Writes what fits of `bufs` (sent in the background, in order).
+    /// Spends one unit of budget.
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        std::task::ready!(coop::poll_proceed(cx));
+        self.on_loop(|uring| self.io.poll_write(cx, bufs, uring))
+    }
+
+    /// Ready once everything written was sent.
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
+    }
+
+    /// `shutdown(2)`, the write side once what was written is sent.
+    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.io.shutdown(how)
+    }
+}
+
+impl Drop for CompletionStream {
+    fn drop(&mut self) {
+        // Once the loop is gone, so is its ring and every request on it.
+        if let Some(core) = self.core.upgrade() {
+            if let Some(uring) = core.reactor().uring() {
+                uring.close_stream(&self.io);
+            }
+        }
+    }
+}
