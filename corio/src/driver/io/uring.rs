@@ -164,6 +164,11 @@ fn stream_mode_from_env() -> io::Result<StreamMode> {
     }
 }
 
+/// `IORING_RECVSEND_POLL_FIRST`: wait for data before trying to receive.
+/// A reader queues a receive only after taking everything buffered, so the
+/// first try would find nothing.
+const RECV_POLL_FIRST: u16 = 1;
+
 /// The pool's buffer group id.
 const POOL_GROUP: u16 = 0;
 /// Buffers in the pool.
@@ -338,6 +343,7 @@ impl Queue<'_, '_> {
             Some(buf) => opcode::Recv::new(fd, buf.as_ptr().cast_mut(), buf.len() as u32).build(),
             None => opcode::Recv::new(fd, std::ptr::null_mut(), pool_buffer_len() as u32)
                 .buf_group(POOL_GROUP)
+                .ioprio(RECV_POLL_FIRST)
                 .build()
                 .flags(io_uring::squeue::Flags::BUFFER_SELECT),
         };
