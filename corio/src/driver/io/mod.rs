@@ -50,9 +50,13 @@ pub enum IoBackend {
     /// `epoll(7)`, edge-triggered for corio's own sockets (the default).
     #[default]
     Epoll,
-    /// io_uring poll requests (Linux 5.13 or later): multishot polls for
-    /// corio's own sockets, one-shot polls re-armed for level-triggered
-    /// watches. Reads and writes stay system calls of their own.
+    /// io_uring (Linux 5.13 or later): poll requests for readiness
+    /// (multishot for corio's own descriptors, one-shot re-armed for
+    /// level-triggered watches), and, from Linux 5.19, TCP and Unix stream
+    /// sockets read and written through receive and send requests that
+    /// reach the kernel with the loop's next wait (no system call each);
+    /// `CORIO_IO_URING_STREAMS=readiness` keeps streams on
+    /// `read(2)`/`write(2)`. See [`TcpStream::is_completion_based`](crate::net::TcpStream::is_completion_based).
     IoUring,
 }
 

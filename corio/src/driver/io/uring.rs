@@ -1,7 +1,8 @@
 //! The io_uring backend: readiness through io_uring poll requests instead
-//! of epoll, behind the same [`Backend`] interface (reads and writes stay
-//! `read(2)`/`write(2)` on non-blocking descriptors, so `AsyncRead` and
-//! `AsyncWrite` are unchanged).
+//! of epoll, behind the same [`Backend`] interface, and, for stream
+//! sockets, receives and sends as ring requests (completion mode:
+//! `uring_stream`, the pool in `buf_ring`; `CORIO_IO_URING_STREAMS=readiness`
+//! keeps them on readiness and `read(2)`/`write(2)`).
 //!
 //! - An edge-triggered registration is one multishot `POLL_ADD`: a
 //!   completion each time the descriptor's wait queue is woken with a
@@ -18,8 +19,14 @@
 //!   queued and the kernel has no completion work pending for this thread
 //!   (`IORING_SETUP_TASKRUN_FLAG`), where epoll needs an `epoll_wait`.
 //!
+//! - Completion mode: a stream's receive or send is queued like a poll (it
+//!   reaches the kernel with the next wait); its request owns its buffer
+//!   (or the pool's) until the kernel answers, and [`Drop`] cancels what is
+//!   in flight and waits for the answers before anything is freed.
+//!
 //! Needs Linux 5.13 (multishot poll, timeouts on the wait); [`UringBackend::new`]
-//! checks and fails otherwise.
+//! checks and fails otherwise. Completion mode needs 5.19 (provided-buffer
+//! rings); before that, streams stay on readiness.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::io;
@@ -32,7 +39,7 @@ use std::time::Duration;
 
 use io_uring::squeue::Entry;
 use io_uring::types::{Fd, SubmitArgs, Timespec};
-use io_uring::{cqueue, opcode, IoUring, SubmissionQueue, Submitter};
+use io_uring::{cqueue, opcode, CompletionQueue, IoUring, SubmissionQueue, Submitter};
 use slab::Slab;
 
 use super::buf_ring::BufRing;
@@ -660,14 +667,17 @@ impl UringBackend {
     /// closes now (the peer reads the end of stream even if the loop does
     /// not run again), as `close(2)` after `write(2)` would.
     fn send_now(&self, io: &StreamIo) -> io::Result<()> {
-        let mut ops = self.ops.borrow_mut();
-        let mut ring = self.ring.borrow_mut();
-        let (submitter, mut sq, mut cq) = ring.split();
-        let mut queue = Queue {
-            sq: &mut sq,
-            submitter: &submitter,
-        };
-        let mut stashed = self.stashed.borrow_mut();
+        self.at_once(|ops, queue, cq, stashed| self.send_now_with(io, ops, queue, cq, stashed))
+    }
+
+    fn send_now_with(
+        &self,
+        io: &StreamIo,
+        ops: &mut Slab<Op>,
+        queue: &mut Queue<'_, '_>,
+        cq: &mut CompletionQueue<'_>,
+        stashed: &mut Vec<cqueue::Entry>,
+    ) -> io::Result<()> {
         let is_stream_op = |cqe: &cqueue::Entry, ops: &Slab<Op>| {
             let key = cqe.user_data();
             key != WAKE && key & REMOVE == 0 && ops.get(key as usize).is_some_and(Op::holds_memory)
@@ -675,9 +685,9 @@ impl UringBackend {
         // Answers read ahead by a removal come first.
         let mut i = 0;
         while i < stashed.len() {
-            if is_stream_op(&stashed[i], &ops) {
+            if is_stream_op(&stashed[i], ops) {
                 let cqe = stashed.remove(i);
-                self.complete_stream(&cqe, cqe.user_data() as usize, &mut ops, &mut queue)?;
+                self.complete_stream(&cqe, cqe.user_data() as usize, ops, queue)?;
             } else {
                 i += 1;
             }
@@ -688,9 +698,9 @@ impl UringBackend {
             }
             queue.submit()?;
             cq.sync();
-            for cqe in &mut cq {
-                if is_stream_op(&cqe, &ops) {
-                    self.complete_stream(&cqe, cqe.user_data() as usize, &mut ops, &mut queue)?;
+            for cqe in &mut *cq {
+                if is_stream_op(&cqe, ops) {
+                    self.complete_stream(&cqe, cqe.user_data() as usize, ops, queue)?;
                 } else {
                     stashed.push(cqe);
                 }
@@ -972,6 +982,24 @@ impl UringBackend {
         &self,
         queue_it: impl FnOnce(&mut Slab<Op>, &mut Queue<'_, '_>) -> io::Result<()>,
     ) -> io::Result<()> {
+        self.at_once(|ops, queue, cq, stashed| {
+            queue_it(ops, queue)?;
+            Self::answer_removals(ops, queue, cq, stashed)
+        })
+    }
+
+    /// Runs `f` with the request table, the submission and completion
+    /// queues and the stash of completions read ahead of a poll, for work
+    /// that must reach the kernel now rather than with the next wait.
+    fn at_once<R>(
+        &self,
+        f: impl FnOnce(
+            &mut Slab<Op>,
+            &mut Queue<'_, '_>,
+            &mut CompletionQueue<'_>,
+            &mut Vec<cqueue::Entry>,
+        ) -> io::Result<R>,
+    ) -> io::Result<R> {
         let mut ops = self.ops.borrow_mut();
         let mut ring = self.ring.borrow_mut();
         let (submitter, mut sq, mut cq) = ring.split();
@@ -979,19 +1007,33 @@ impl UringBackend {
             sq: &mut sq,
             submitter: &submitter,
         };
-        queue_it(&mut ops, &mut queue)?;
-        let mut stashed = self.stashed.borrow_mut();
+        f(
+            &mut ops,
+            &mut queue,
+            &mut cq,
+            &mut self.stashed.borrow_mut(),
+        )
+    }
+
+    /// Submits what is queued and reads the answers, asking again for any
+    /// removal that found its request completing (see `remove_now`).
+    fn answer_removals(
+        ops: &mut Slab<Op>,
+        queue: &mut Queue<'_, '_>,
+        cq: &mut CompletionQueue<'_>,
+        stashed: &mut Vec<cqueue::Entry>,
+    ) -> io::Result<()> {
         for _ in 0..4 {
             queue.submit()?;
             cq.sync();
             let before = stashed.len();
-            stashed.extend(&mut cq);
+            stashed.extend(&mut *cq);
             let mut retry = false;
             let mut i = before;
             while i < stashed.len() {
-                if let Some(key) = removal_to_retry(&stashed[i], &ops) {
+                if let Some(key) = removal_to_retry(&stashed[i], ops) {
                     stashed.remove(i);
-                    queue.remove(&ops, key)?;
+                    queue.remove(ops, key)?;
                     retry = true;
                 } else {
                     i += 1;
