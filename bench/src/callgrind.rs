@@ -78,6 +78,7 @@ pub fn run(filter: &[String]) -> Vec<Row> {
             better: Better::Lower,
             figures,
             target: None,
+            uring_target: None,
         });
     }
     rows

@@ -284,6 +284,7 @@ fn run_micro(runs: usize, filter: &[String]) -> Vec<Row> {
             better: w.better,
             figures,
             target: w.target,
+            uring_target: None,
         });
     }
     rows

@@ -188,6 +188,7 @@ pub fn run() -> Vec<Row> {
             better: Better::Lower,
             figures,
             target: None,
+            uring_target: None,
         });
         eprintln!("  done: {name}");
     }

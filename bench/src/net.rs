@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::report::{median, Better, Row};
+use crate::report::{median, Better, Row, UringTarget};
 
 const CONNS: usize = 50;
 const SECS: u64 = 5;
@@ -393,24 +393,29 @@ fn run_tcp_with(runs: usize, read_buf: usize, label: &str) -> Vec<Row> {
             samples[i].push(tcp_once(TCP_RUNTIMES[i], read_buf, perf));
         }
     }
-    let row =
-        |name: &str, unit: &'static str, better, target, f: &dyn Fn(&TcpSample) -> Option<f64>| {
-            let figures: Vec<(&'static str, f64)> = TCP_RUNTIMES
-                .iter()
-                .zip(&samples)
-                .filter_map(|(rt, s)| {
-                    let xs: Vec<f64> = s.iter().filter_map(f).collect();
-                    (!xs.is_empty()).then(|| (*rt, median(xs)))
-                })
-                .collect();
-            Row {
-                name: format!("{name}, {label}"),
-                unit,
-                better,
-                figures,
-                target,
-            }
-        };
+    let row = |name: &str,
+               unit: &'static str,
+               better,
+               target,
+               uring_target,
+               f: &dyn Fn(&TcpSample) -> Option<f64>| {
+        let figures: Vec<(&'static str, f64)> = TCP_RUNTIMES
+            .iter()
+            .zip(&samples)
+            .filter_map(|(rt, s)| {
+                let xs: Vec<f64> = s.iter().filter_map(f).collect();
+                (!xs.is_empty()).then(|| (*rt, median(xs)))
+            })
+            .collect();
+        Row {
+            name: format!("{name}, {label}"),
+            unit,
+            better,
+            figures,
+            target,
+            uring_target,
+        }
+    };
     eprintln!("  done: tcp_echo ({label})");
     vec![
         row(
@@ -418,15 +423,21 @@ fn run_tcp_with(runs: usize, read_buf: usize, label: &str) -> Vec<Row> {
             "round trips/s",
             Better::Higher,
             Some((1.05, "tokio")),
+            Some(UringTarget::Ratio(1.3, "tokio")),
             &|s| Some(s.rtps),
         ),
-        row("tcp_echo p50", "us", Better::Lower, None, &|s| Some(s.p50)),
-        row("tcp_echo p99", "us", Better::Lower, None, &|s| Some(s.p99)),
+        row("tcp_echo p50", "us", Better::Lower, None, None, &|s| {
+            Some(s.p50)
+        }),
+        row("tcp_echo p99", "us", Better::Lower, None, None, &|s| {
+            Some(s.p99)
+        }),
         row(
             "tcp_echo syscalls",
             "per round trip",
             Better::Lower,
             Some((1.0, "tokio")),
+            Some(UringTarget::AtMost(0.5)),
             &|s| s.syscalls_per_rt,
         ),
         row(
@@ -434,6 +445,7 @@ fn run_tcp_with(runs: usize, read_buf: usize, label: &str) -> Vec<Row> {
             "ns/round trip",
             Better::Lower,
             Some((1.0, "tokio")),
+            None,
             &|s| Some(s.user_ns_per_rt),
         ),
         // Where the rest of the server's time goes: the kernel.
@@ -441,6 +453,7 @@ fn run_tcp_with(runs: usize, read_buf: usize, label: &str) -> Vec<Row> {
             "tcp_echo system CPU",
             "ns/round trip",
             Better::Lower,
+            None,
             None,
             &|s| Some(s.sys_ns_per_rt),
         ),
@@ -657,5 +670,7 @@ fn http_row(name: &str, variants: &[(&str, &'static str)], runs: usize) -> Row {
         better: Better::Higher,
         figures,
         target: Some((1.05, "tokio")),
+        // The io_uring column is there for the hand-written server only.
+        uring_target: Some(UringTarget::Ratio(1.3, "tokio")),
     }
 }

@@ -17,6 +17,17 @@ pub struct Row {
     /// The target: corio at least `.0` times as good as the peer `.1`
     /// (the peer the target names, or "best": the best peer of the row).
     pub target: Option<(f64, &'static str)>,
+    /// The target of corio on its io_uring backend, where the row has one.
+    pub uring_target: Option<UringTarget>,
+}
+
+/// What corio on io_uring (the `corio-uring` column) must reach.
+#[derive(Clone, Copy)]
+pub enum UringTarget {
+    /// At least `.0` times as good as the peer `.1`.
+    Ratio(f64, &'static str),
+    /// At most this figure.
+    AtMost(f64),
 }
 
 pub fn median(mut xs: Vec<f64>) -> f64 {
@@ -41,6 +52,32 @@ impl Row {
         Some(match self.better {
             Better::Lower => other / corio,
             Better::Higher => corio / other,
+        })
+    }
+
+    /// How corio-uring fares against its target, as the table prints it.
+    fn uring_verdict(&self) -> Option<String> {
+        let figure = |n: &str| {
+            self.figures
+                .iter()
+                .find(|(name, _)| *name == n)
+                .map(|f| f.1)
+        };
+        let uring = figure("corio-uring")?;
+        Some(match self.uring_target? {
+            UringTarget::Ratio(t, peer) => {
+                let other = figure(peer)?;
+                let r = match self.better {
+                    Better::Lower => other / uring,
+                    Better::Higher => uring / other,
+                };
+                let verdict = if r >= t { "met" } else { "NOT met" };
+                format!("corio-uring {r:.2}x vs {peer} (>= {t}x): {verdict}")
+            }
+            UringTarget::AtMost(max) => {
+                let verdict = if uring <= max { "met" } else { "NOT met" };
+                format!("corio-uring {} (<= {max}): {verdict}", fmt(uring))
+            }
         })
     }
 
@@ -107,7 +144,11 @@ pub fn print_table(rows: &[Row]) {
                     },
                     None => String::new(),
                 };
-                println!("   {:>14.2}x ({:<6}) {}", ratio, peer, target)
+                let uring = row
+                    .uring_verdict()
+                    .map(|v| format!("; {v}"))
+                    .unwrap_or_default();
+                println!("   {:>14.2}x ({:<6}) {}{}", ratio, peer, target, uring)
             }
             None => println!(),
         }
