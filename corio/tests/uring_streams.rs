@@ -330,3 +330,26 @@ fn a_loop_closed_with_reads_and_writes_in_flight_releases_the_sockets() {
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e:?}"),
     }
 }
+
+#[test]
+fn unix_streams_run_in_completion_mode_too() {
+    const LEN: usize = 2 << 20;
+    uring().block_on(async {
+        let (a, b) = corio::net::UnixStream::pair().unwrap();
+        let readiness = std::env::var("CORIO_IO_URING_STREAMS").as_deref() == Ok("readiness");
+        assert_eq!(a.is_completion_based(), !readiness);
+        let (mut a_read, mut a_write) = a.into_split();
+        let (mut b_read, mut b_write) = b.into_split();
+        let (there, back) = (pattern(5, LEN), pattern(6, LEN));
+        let ((), (), got_there, got_back) = corio::gather!(
+            send_all_then_close(&mut a_write, &there, 5),
+            send_all_then_close(&mut b_write, &back, 6),
+            receive_all(&mut b_read),
+            receive_all(&mut a_read),
+        );
+        assert!(
+            got_there == there && got_back == back,
+            "bytes lost or out of order"
+        );
+    });
+}
