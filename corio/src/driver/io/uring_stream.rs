@@ -30,6 +30,9 @@ use std::task::{Context, Poll, Waker};
 
 use super::buf_ring::BufRing;
 
+/// The largest outgoing buffer a connection keeps between writes.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
 /// Bytes written but not yet sent above which writers wait.
 pub(crate) const WRITE_LIMIT: usize = 256 * 1024;
 
@@ -398,16 +401,22 @@ impl StreamIo {
             return Next::SendRest(buf, done);
         }
         write.waiting.wake_into(wakers);
+        // The sent buffer serves the next writes, unless it is big: a
+        // connection that once wrote a lot should not keep that memory.
+        buf.clear();
+        let spare = if buf.capacity() <= KEEP_CAPACITY {
+            buf
+        } else {
+            Vec::new()
+        };
         if !write.pending.is_empty() {
-            buf.clear();
-            let next = std::mem::replace(&mut write.pending, buf);
+            let next = std::mem::replace(&mut write.pending, spare);
             write.sending = next.len();
             return Next::SendFollowing(next);
         }
         write.sending = 0;
         if write.pending.capacity() == 0 {
-            buf.clear();
-            write.pending = buf; // its capacity serves the next write
+            write.pending = spare;
         }
         if write.shutdown_after {
             write.shutdown_after = false;
@@ -496,4 +505,67 @@ fn shutdown_fd(fd: RawFd, how: i32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends `len` bytes from a buffer of `capacity` and completes them.
+    fn send_and_complete(io: &StreamIo, len: usize, capacity: usize) {
+        let mut buf = Vec::with_capacity(capacity);
+        buf.resize(len, 7);
+        io.write.borrow_mut().sending = len;
+        let next = io.on_send(len as i32, buf, 0, &mut Vec::new());
+        assert!(matches!(next, Next::Nothing));
+    }
+
+    #[test]
+    fn a_small_sent_buffer_serves_the_next_writes_a_big_one_is_let_go() {
+        let io = StreamIo::new(-1);
+        send_and_complete(&io, 64, 1024);
+        assert_eq!(io.write.borrow().pending.capacity(), 1024);
+        let io = StreamIo::new(-1);
+        send_and_complete(&io, 1 << 20, 1 << 20);
+        assert_eq!(io.write.borrow().pending.capacity(), 0);
+        assert!(!io.writes_outstanding());
+    }
+
+    #[test]
+    fn bytes_written_during_a_send_follow_it_in_order() {
+        let io = StreamIo::new(-1);
+        io.write.borrow_mut().pending.extend_from_slice(b"second");
+        io.write.borrow_mut().sending = 5;
+        match io.on_send(5, b"first".to_vec(), 0, &mut Vec::new()) {
+            Next::SendFollowing(next) => assert_eq!(next, b"second"),
+            _ => panic!("the bytes written meanwhile were not sent next"),
+        }
+        assert_eq!(io.write.borrow().sending, 6);
+        // A short send goes on from where it stopped.
+        match io.on_send(2, b"second".to_vec(), 0, &mut Vec::new()) {
+            Next::SendRest(buf, done) => assert_eq!(&buf[done..], b"cond"),
+            _ => panic!("a short send was not continued"),
+        }
+    }
+
+    #[test]
+    fn a_send_error_is_returned_by_every_later_write_and_flush() {
+        let io = StreamIo::new(-1);
+        io.write.borrow_mut().sending = 3;
+        io.write.borrow_mut().pending.extend_from_slice(b"later");
+        let next = io.on_send(-libc::EPIPE, b"abc".to_vec(), 0, &mut Vec::new());
+        assert!(matches!(next, Next::Nothing));
+        assert!(
+            !io.writes_outstanding(),
+            "the rest is dropped with the error"
+        );
+        let waker = std::task::Waker::noop();
+        let cx = Context::from_waker(waker);
+        for _ in 0..2 {
+            match io.poll_flush(&cx) {
+                Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
+                _ => panic!("flush after a failed send must fail"),
+            }
+        }
+    }
 }
