@@ -158,7 +158,7 @@ enum StreamMode {
 }
 
 /// The environment variable that chooses [`StreamMode`].
-pub(crate) const STREAMS_ENV: &str = "CORIO_IO_URING_STREAMS";
+const STREAMS_ENV: &str = "CORIO_IO_URING_STREAMS";
 
 fn stream_mode_from_env() -> io::Result<StreamMode> {
     match std::env::var(STREAMS_ENV).as_deref().map(str::trim) {
@@ -343,11 +343,14 @@ impl Queue<'_, '_> {
         &mut self,
         ops: &mut Slab<Op>,
         io: &Rc<StreamIo>,
-        owned: Option<Vec<u8>>,
+        mut owned: Option<Vec<u8>>,
     ) -> io::Result<usize> {
         let fd = Fd(io.fd());
-        let sqe = match &owned {
-            Some(buf) => opcode::Recv::new(fd, buf.as_ptr().cast_mut(), buf.len() as u32).build(),
+        let sqe = match &mut owned {
+            // The kernel writes there: the pointer comes from a unique
+            // borrow; moving the `Vec` into the table leaves its heap
+            // memory where it is.
+            Some(buf) => opcode::Recv::new(fd, buf.as_mut_ptr(), buf.len() as u32).build(),
             None => opcode::Recv::new(fd, std::ptr::null_mut(), pool_buffer_len() as u32)
                 .buf_group(POOL_GROUP)
                 .ioprio(RECV_POLL_FIRST)

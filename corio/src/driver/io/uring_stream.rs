@@ -34,7 +34,7 @@ use super::buf_ring::BufRing;
 const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// Bytes written but not yet sent above which writers wait.
-pub(crate) const WRITE_LIMIT: usize = 256 * 1024;
+const WRITE_LIMIT: usize = 256 * 1024;
 
 /// The wakers of the tasks waiting on one side (any number may wait on a
 /// socket shared by `&self`; each is woken).
@@ -54,7 +54,7 @@ impl Waiting {
 }
 
 /// Where received bytes are.
-pub(crate) enum Received {
+enum Received {
     /// A buffer of the loop's pool, by id.
     Pooled(u16),
     /// The connection's own buffer (the pool was empty).
@@ -91,15 +91,13 @@ struct ReadSide {
 
 impl ReadSide {
     /// Drops the chunk, handing a pooled buffer back.
-    fn release(&mut self, pool: Option<&BufRing>) {
+    fn release(&mut self, pool: &BufRing) {
         if let Some(Chunk {
             buf: Received::Pooled(bid),
             ..
         }) = self.chunk.take()
         {
-            if let Some(pool) = pool {
-                pool.recycle(bid);
-            }
+            pool.recycle(bid);
         }
     }
 }
@@ -208,7 +206,7 @@ impl StreamIo {
             if consume {
                 chunk.start += n;
                 if chunk.start == chunk.end {
-                    read.release(Some(ops.pool()));
+                    read.release(ops.pool());
                 }
             }
             return Poll::Ready(Ok(n));
@@ -437,6 +435,8 @@ impl StreamIo {
         write.sending = 0;
         write.pending.clear();
         write.waiting.wake_into(wakers);
+        drop(write);
+        self.close_if_orphaned();
     }
 
     /// The owner drops the stream (its descriptor closes right after):
@@ -444,7 +444,7 @@ impl StreamIo {
     /// the descriptor for the bytes still to send.
     pub(crate) fn close(&self, ops: &impl StreamOps) {
         let mut read = self.read.borrow_mut();
-        read.release(Some(ops.pool()));
+        read.release(ops.pool());
         read.waiting.0.clear();
         read.eof = true;
         let recv = read.recv;
