@@ -210,6 +210,47 @@ fn io_uring_refused_by_the_kernel_is_an_error_not_epoll() {
     );
 }
 
+/// Where the kernel refuses provided-buffer rings (here: a seccomp filter
+/// denies `io_uring_register` in a child process), an io_uring loop keeps
+/// stream sockets on readiness when nothing asked for completion mode, and
+/// naming completion mode is an error when the loop is built, not a
+/// fall-back.
+#[test]
+fn completion_streams_refused_by_the_kernel_fall_back_only_when_not_named() {
+    const NAME: &str = "completion_streams_refused_by_the_kernel_fall_back_only_when_not_named";
+    if std::env::var_os("CORIO_TEST_CHILD").is_some() {
+        deny_syscall(libc::SYS_io_uring_register);
+        let named = std::env::var("CORIO_IO_URING_STREAMS").unwrap_or_default();
+        let built = Runtime::builder().io_backend(IoBackend::IoUring).build();
+        if named == "completion" {
+            let Err(err) = built else {
+                panic!("completion mode named on a kernel that refuses it: an error, not readiness in disguise")
+            };
+            let message = err.to_string();
+            assert!(
+                message.contains("CORIO_IO_URING_STREAMS=readiness") && message.contains("5.19"),
+                "{message}"
+            );
+            return;
+        }
+        built.unwrap().block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (client, accepted) = corio::gather!(TcpStream::connect(addr), listener.accept());
+            let (client, (mut server, _)) = (client.unwrap(), accepted.unwrap());
+            assert!(!client.is_completion_based() && !server.is_completion_based());
+            client.write_all(b"ping").await.unwrap();
+            let mut buf = [0; 4];
+            server.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"ping");
+        });
+        return;
+    }
+    for named in ["", "completion"] {
+        run_alone(NAME, &[("CORIO_IO_URING_STREAMS", named)]);
+    }
+}
+
 /// Runs test `name` again in a child process of its own, with `env` set
 /// and `CORIO_TEST_CHILD` telling it that it is the child: for what must
 /// not happen beside other tests' threads (a seccomp filter, a fork).
@@ -232,6 +273,12 @@ fn run_alone(name: &str, env: &[(&str, &str)]) {
 /// Installs a seccomp filter on this thread: `io_uring_setup` fails with
 /// ENOSYS (as on a kernel built without io_uring), everything else runs.
 fn deny_io_uring_setup() {
+    deny_syscall(libc::SYS_io_uring_setup);
+}
+
+/// Installs a seccomp filter on this process that fails system call `nr`
+/// with `ENOSYS`, as a kernel without it would.
+fn deny_syscall(nr: libc::c_long) {
     const NR_OFFSET: u32 = 0; // seccomp_data.nr
     let filter = [
         bpf_stmt(
@@ -240,7 +287,7 @@ fn deny_io_uring_setup() {
         ),
         bpf_jump(
             (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-            libc::SYS_io_uring_setup as u32,
+            nr as u32,
             0,
             1,
         ),

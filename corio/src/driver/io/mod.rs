@@ -56,7 +56,8 @@ pub enum IoBackend {
     /// sockets read and written through receive and send requests that
     /// reach the kernel with the loop's next wait (no system call each);
     /// `CORIO_IO_URING_STREAMS=readiness` keeps streams on
-    /// `read(2)`/`write(2)`. See [`TcpStream::is_completion_based`](crate::net::TcpStream::is_completion_based).
+    /// `read(2)`/`write(2)`; `=completion` makes a kernel without
+    /// provided-buffer rings an error instead of a fall-back to readiness. See [`TcpStream::is_completion_based`](crate::net::TcpStream::is_completion_based).
     IoUring,
 }
 

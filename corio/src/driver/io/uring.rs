@@ -150,10 +150,14 @@ pub(crate) struct UringBackend {
 /// How stream sockets use the ring (`CORIO_IO_URING_STREAMS`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum StreamMode {
-    /// Reads and writes are io_uring requests (the default where the
-    /// kernel has provided-buffer rings, Linux 5.19).
+    /// Unset: completion where the kernel has provided-buffer rings
+    /// (Linux 5.19), readiness where it refuses them.
+    Auto,
+    /// `completion`: reads and writes are io_uring requests; a kernel that
+    /// refuses them is an error when the loop is built, not a fall-back.
     Completion,
-    /// Reads and writes are system calls on readiness, as on epoll.
+    /// `readiness`: reads and writes are system calls on readiness, as on
+    /// epoll.
     Readiness,
 }
 
@@ -162,7 +166,8 @@ const STREAMS_ENV: &str = "CORIO_IO_URING_STREAMS";
 
 fn stream_mode_from_env() -> io::Result<StreamMode> {
     match std::env::var(STREAMS_ENV).as_deref().map(str::trim) {
-        Err(_) | Ok("") | Ok("completion") => Ok(StreamMode::Completion),
+        Err(_) | Ok("") => Ok(StreamMode::Auto),
+        Ok("completion") => Ok(StreamMode::Completion),
         Ok("readiness") => Ok(StreamMode::Readiness),
         Ok(other) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -443,6 +448,10 @@ impl UringBackend {
         };
         backend.with_queue(|_, _, queue| queue.arm_wake(backend.wake.0.as_raw_fd()))?;
         backend.check_multishot()?;
+        if backend.streams == StreamMode::Completion {
+            // Asked for by name: the pool must work now.
+            backend.ensure_pool()?;
+        }
         Ok(backend)
     }
 
@@ -630,7 +639,7 @@ impl UringBackend {
     /// or a kernel without provided-buffer rings, before 5.19).
     pub(crate) fn open_stream(&self, fd: RawFd) -> io::Result<Option<Rc<StreamIo>>> {
         self.check_process()?;
-        if self.streams == StreamMode::Readiness || self.ensure_pool().is_none() {
+        if !self.streams_in_completion_mode() {
             return Ok(None);
         }
         self.open_streams.set(self.open_streams.get() + 1);
@@ -661,7 +670,8 @@ impl UringBackend {
 
     /// Whether new stream sockets are read and written through the ring.
     pub(crate) fn streams_in_completion_mode(&self) -> bool {
-        self.streams == StreamMode::Completion && self.ensure_pool().is_some()
+        // (With `Completion` named, the pool was made with the backend.)
+        self.streams != StreamMode::Readiness && self.ensure_pool().is_ok()
     }
 
     /// Hands the queue to the kernel and handles stream completions at
@@ -727,13 +737,14 @@ impl UringBackend {
         }
     }
 
-    /// The receive pool, made and registered on first use; `None` when the
-    /// kernel refuses it (streams then stay on readiness).
-    fn ensure_pool(&self) -> Option<&BufRing> {
+    /// The receive pool, made and registered on first use; an error when
+    /// the kernel refuses it (streams then stay on readiness, unless
+    /// completion mode was asked for by name).
+    fn ensure_pool(&self) -> io::Result<&BufRing> {
         if let Some(pool) = self.pool.get() {
-            return Some(pool);
+            return Ok(pool);
         }
-        let pool = BufRing::new(POOL_BUFFERS, pool_buffer_len()).ok()?;
+        let pool = BufRing::new(POOL_BUFFERS, pool_buffer_len())?;
         let ring = self.ring.borrow();
         // SAFETY: the pool's ring stays allocated while registered: the
         // pool lives in `self.pool` until the backend drops, after the ring
@@ -746,9 +757,18 @@ impl UringBackend {
                 0,
             )
         }
-        .ok()?;
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "io_uring completion-mode streams need provided-buffer rings \
+                     (Linux 5.19): {e} (set {STREAMS_ENV}=readiness, or leave it unset \
+                     to fall back to readiness)"
+                ),
+            )
+        })?;
         drop(ring);
-        Some(self.pool.get_or_init(|| pool))
+        Ok(self.pool.get_or_init(|| pool))
     }
 
     /// Handles a stream request's completion (`key` is in `ops`).
