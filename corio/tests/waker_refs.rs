@@ -4,11 +4,14 @@
 //! and send wakers during and after polls, on the loop's thread and on
 //! others, and check that every task cell is freed exactly once.
 //!
-//! The futures here are padded past the task arena's largest cell, so each
-//! cell comes from the global allocator, which this binary counts: a count
-//! one too high leaks the cell (the count of live cells stays up), one too
-//! low frees it early or twice (the count goes below zero, or the run
-//! crashes). `valgrind --tool=memcheck` on this binary also finds no
+//! The futures here are padded past the task arena's largest cell and
+//! aligned to `PAD_ALIGN`, so each cell comes from the global allocator,
+//! which this binary counts (only blocks of that alignment: nothing else
+//! here asks for it, so the test harness's own allocations on other
+//! threads, such as a results channel's block allocated when another test
+//! finishes, do not count): a count one too high leaks the cell (the count
+//! of live cells stays up), one too low frees it early or twice (the count
+//! goes below zero, or the run crashes). `valgrind --tool=memcheck` on this binary also finds no
 //! invalid access (see docs/architecture.md, "Tasks").
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -19,23 +22,36 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::mpsc;
 use std::task::{Poll, Waker};
 
-/// Live allocations of at least `BIG` bytes: the padded task cells.
+/// Live allocations aligned to `PAD_ALIGN`: the padded task cells.
 static LIVE_BIG: AtomicIsize = AtomicIsize::new(0);
+/// Task cells allocated so far (so a check knows it counted something).
+static MADE: AtomicIsize = AtomicIsize::new(0);
 const BIG: usize = 4096;
+const PAD_ALIGN: usize = 1024;
+
+/// Padding that makes a future's task cell big and oddly aligned.
+#[repr(align(1024))]
+#[allow(dead_code)] // only its size and alignment matter
+struct Pad([u8; BIG]);
+
+fn is_cell(layout: Layout) -> bool {
+    layout.align() == PAD_ALIGN && layout.size() >= BIG
+}
 
 struct Counting;
 
-// SAFETY: forwards to the system allocator, only counting big blocks.
+// SAFETY: forwards to the system allocator, only counting task cells.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() >= BIG {
+        if is_cell(layout) {
             LIVE_BIG.fetch_add(1, Ordering::SeqCst);
+            MADE.fetch_add(1, Ordering::SeqCst);
         }
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() >= BIG {
+        if is_cell(layout) {
             LIVE_BIG.fetch_sub(1, Ordering::SeqCst);
         }
         // SAFETY: same contract as ours.
@@ -54,14 +70,20 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn check_cells_freed(body: impl FnOnce(Rc<corio::Runtime>)) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let before = LIVE_BIG.load(Ordering::SeqCst);
+    let made_before = MADE.load(Ordering::SeqCst);
     body(Rc::new(corio::Runtime::new().unwrap()));
     let after = LIVE_BIG.load(Ordering::SeqCst);
+    assert!(
+        MADE.load(Ordering::SeqCst) > made_before,
+        "no padded task cell was counted: the check would see nothing"
+    );
     assert_eq!(after, before, "task cells leaked (>0) or freed twice (<0)");
 }
 
-/// `future`, padded so that its task cell is bigger than `BIG`.
+/// `future`, padded so that its task cell is bigger than `BIG` and aligned
+/// to `PAD_ALIGN`.
 fn padded<F: Future>(future: F) -> impl Future<Output = F::Output> {
-    let pad = [0u8; BIG];
+    let pad = Pad([0u8; BIG]);
     async move {
         let out = future.await;
         std::hint::black_box(&pad);
