@@ -305,20 +305,26 @@ impl Queue<'_, '_> {
 
     /// Arms a poll request for `reg` (queued, not yet submitted).
     fn arm(&mut self, ops: &mut Slab<Op>, reg: &mut Reg) -> io::Result<()> {
-        let key = ops.insert(Op::Poll {
-            token: reg.token,
-            live: true,
-        });
         let sqe = opcode::PollAdd::new(Fd(reg.fd), poll_mask(reg.mode))
             .multi(matches!(reg.mode, Mode::Edge))
-            .build()
-            .user_data(key as u64);
-        if let Err(e) = self.push(&sqe) {
+            .build();
+        let op = Op::Poll {
+            token: reg.token,
+            live: true,
+        };
+        reg.armed = Some(self.start(ops, op, sqe)?);
+        Ok(())
+    }
+
+    /// Files `op` in the request table and queues `sqe` under its key (the
+    /// user data); the key, or the queue's error with `op` filed away again.
+    fn start(&mut self, ops: &mut Slab<Op>, op: Op, sqe: Entry) -> io::Result<usize> {
+        let key = ops.insert(op);
+        if let Err(e) = self.push(&sqe.user_data(key as u64)) {
             ops.remove(key);
             return Err(e);
         }
-        reg.armed = Some(key);
-        Ok(())
+        Ok(key)
     }
 
     /// Asks the kernel to remove `reg`'s poll request, if one is armed.
@@ -362,16 +368,12 @@ impl Queue<'_, '_> {
                 .build()
                 .flags(io_uring::squeue::Flags::BUFFER_SELECT),
         };
-        let key = ops.insert(Op::Recv {
+        let op = Op::Recv {
             io: io.clone(),
             owned,
             cancelled: false,
-        });
-        if let Err(e) = self.push(&sqe.user_data(key as u64)) {
-            ops.remove(key);
-            return Err(e);
-        }
-        Ok(key)
+        };
+        self.start(ops, op, sqe)
     }
 
     /// Queues a send of `buf[done..]` for `io` (all of it, or an error:
@@ -387,16 +389,12 @@ impl Queue<'_, '_> {
         let sqe = opcode::Send::new(Fd(io.fd()), rest.as_ptr(), rest.len() as u32)
             .flags(libc::MSG_WAITALL | libc::MSG_NOSIGNAL)
             .build();
-        let key = ops.insert(Op::Send {
+        let op = Op::Send {
             io: io.clone(),
             buf,
             done,
-        });
-        if let Err(e) = self.push(&sqe.user_data(key as u64)) {
-            ops.remove(key);
-            return Err(e);
-        }
-        Ok(())
+        };
+        self.start(ops, op, sqe).map(drop)
     }
 
     /// Queues the eventfd's multishot poll.
@@ -867,15 +865,15 @@ impl Drop for UringBackend {
         if keys.is_empty() {
             return;
         }
-        for key in &keys {
-            let sqe = opcode::AsyncCancel::new(*key as u64)
-                .build()
-                .user_data(REMOVE | *key as u64);
-            // SAFETY: a cancellation carries no pointer.
-            while unsafe { ring.submission().push(&sqe) }.is_err() {
-                if ring.submit().is_err() {
-                    break;
-                }
+        {
+            let (submitter, mut sq, _) = ring.split();
+            let mut queue = Queue {
+                sq: &mut sq,
+                submitter: &submitter,
+            };
+            for key in keys {
+                // One that cannot be queued is waited for all the same.
+                let _ = queue.remove(ops, key);
             }
         }
         for _ in 0..100 {
