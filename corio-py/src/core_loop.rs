@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use corio::io::{Interest, Watch};
+use corio::io::{CompletionSocket, Interest, Watch};
 use corio::runtime::TimerId;
 use corio::{Runtime, Task};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -626,14 +626,26 @@ impl CoreLoop {
     /// A level-triggered watch on `fd`, interested in nothing yet (a
     /// transport sets its interest as its state changes).
     pub(crate) fn watch_fd(&self, fd: RawFd) -> PyResult<Watch> {
-        let inner = self.inner.get()?;
-        if inner.fds.borrow().contains_key(&fd) {
+        self.check_unwatched(fd)?;
+        let rt = self.inner.get()?.rt()?;
+        Watch::on(&rt, fd, Interest::NONE).map_err(PyErr::from)
+    }
+
+    /// `fd` (a connected stream socket) read and written through the
+    /// loop's io_uring, where the loop runs streams in completion mode.
+    pub(crate) fn completion_socket(&self, fd: RawFd) -> PyResult<Option<CompletionSocket>> {
+        self.check_unwatched(fd)?;
+        let rt = self.inner.get()?.rt()?;
+        CompletionSocket::on(&rt, fd).map_err(PyErr::from)
+    }
+
+    fn check_unwatched(&self, fd: RawFd) -> PyResult<()> {
+        if self.inner.get()?.fds.borrow().contains_key(&fd) {
             return Err(PyRuntimeError::new_err(format!(
                 "file descriptor {fd} is watched by add_reader/add_writer: remove it first"
             )));
         }
-        let rt = inner.rt()?;
-        Watch::on(&rt, fd, Interest::NONE).map_err(PyErr::from)
+        Ok(())
     }
 
     /// Spawns a task on the loop (it runs when the loop does).

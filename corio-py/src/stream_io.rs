@@ -29,7 +29,7 @@ use crate::core_loop::CoreLoop;
 use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
 use crate::socket_ops::{
-    is_bytes_like, not_bytes_like, os_error, send_vectored, with_bytes, with_read_buf, would_block,
+    is_bytes_like, not_bytes_like, os_error, with_bytes, with_read_buf, would_block,
 };
 use crate::stream_state::{Kind, State};
 use crate::watched::{spawn_ready_tasks, OnReady, Watched};
@@ -186,7 +186,17 @@ impl StreamIO {
         if st.conn_lost.get() > 0 {
             return st.update_interest();
         }
+        // In completion mode a send fails in the background: reported here,
+        // as a failed `send` from the buffer is below.
+        if let Some(e) = st.watched.ring().and_then(|ring| ring.send_error()) {
+            return Self::write_failed(slf, st, e);
+        }
         if st.pending() == 0 {
+            if st.unsent() > 0 {
+                // The ring still sends: an `on_writable` callback waits for
+                // all of it.
+                return Ok(());
+            }
             st.wants_writable.set(false);
             st.update_interest()?;
             let callback = this.links.set_on_writable(None);
@@ -201,41 +211,41 @@ impl StreamIO {
         };
         match sent {
             Err(e) if would_block(&e) => Ok(()),
-            Err(e) => {
-                st.clear_buffer();
-                st.update_interest()?;
-                let err = os_error(e);
-                let transport = this.links.transport(py).filter(|_| st.kind == Kind::Socket);
-                if let Some(transport) = transport {
-                    transport.call_method1(
-                        py,
-                        intern!(py, "_write_failed"),
-                        (err.clone_ref(py).into_value(py),),
-                    )?;
-                }
-                let message = format!("Fatal write error on {} transport", st.noun());
-                this.links.fatal(py, err, &message)
-            }
+            Err(e) => Self::write_failed(slf, st, e),
             Ok(n) => {
                 st.consume(n);
                 Self::maybe_resume_protocol(slf)?; // may write more
                 if st.pending() == 0 {
                     st.update_interest()?;
-                    let transport = this.links.transport(py).filter(|_| st.kind == Kind::Socket);
-                    if let Some(transport) = transport {
-                        // sendfile's waiter (sockets only).
-                        transport.call_method0(py, intern!(py, "_write_drained"))?;
-                    }
                     if st.closing.get() {
                         return Self::_call_connection_lost(slf, py.None().into_bound(py));
                     } else if st.eof.get() {
-                        // SAFETY: shutdown on our own descriptor.
-                        unsafe { libc::shutdown(st.watched.fd, libc::SHUT_WR) };
+                        st.shutdown_write();
                     }
                 }
                 Ok(())
             }
         }
+    }
+
+    /// A write from the buffer failed: the buffer goes, sendfile's waiter
+    /// hears of it, and the transport closes with the error.
+    fn write_failed(slf: &Bound<'_, Self>, st: &State, e: std::io::Error) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.get();
+        st.clear_buffer();
+        st.update_interest()?;
+        let err = os_error(e);
+        let transport = this.links.transport(py).filter(|_| st.kind == Kind::Socket);
+        if let Some(transport) = transport {
+            transport.call_method1(
+                py,
+                intern!(py, "_write_failed"),
+                (err.clone_ref(py).into_value(py),),
+            )?;
+        }
+        let message = format!("Fatal write error on {} transport", st.noun());
+        this.links.fatal(py, err, &message)
     }
 
     fn maybe_pause_protocol(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -320,7 +330,10 @@ impl StreamIO {
             }
         };
         let core = the_loop.cast::<CoreLoop>()?;
-        let watched = Watched::new(core.get(), fd)?;
+        let watched = match kind {
+            Kind::Socket => Watched::stream_socket(core.get(), fd)?,
+            _ => Watched::new(core.get(), fd)?,
+        };
         let this = StreamIO {
             state: ThreadBound::new(State::new(kind, watched)),
             links: LinkCell::new(Links {
@@ -524,7 +537,7 @@ impl StreamIO {
         if total == 0 {
             return Ok(());
         }
-        let sent = match send_vectored(st.watched.fd, &all) {
+        let sent = match st.write_vectored(&all) {
             Err(e) if would_block(&e) => 0,
             Err(e) => {
                 return slf.get().links.fatal(
@@ -561,14 +574,14 @@ impl StreamIO {
         }
         st.eof.set(true);
         if st.pending() == 0 {
-            // SAFETY: shutdown on our own descriptor.
-            unsafe { libc::shutdown(st.watched.fd, libc::SHUT_WR) };
+            st.shutdown_write();
         }
         Ok(())
     }
 
     /// Calls `callback()` once the socket is writable and nothing is
-    /// buffered (replacing a callback that still waits).
+    /// buffered, nor (in completion mode) left in the ring to send
+    /// (replacing a callback that still waits).
     fn _wait_writable(&self, callback: Py<PyAny>) -> PyResult<()> {
         let old = self.links.set_on_writable(Some(callback));
         drop(old);
@@ -579,6 +592,18 @@ impl StreamIO {
 
     fn get_write_buffer_size(&self) -> PyResult<usize> {
         Ok(self.state.get()?.pending())
+    }
+
+    /// Bytes written and not yet handed to the socket, the ring's
+    /// outgoing buffer included (sendfile waits for none).
+    fn _unsent(&self) -> PyResult<usize> {
+        Ok(self.state.get()?.unsent())
+    }
+
+    /// Whether the socket is read and written through io_uring
+    /// completions (else readiness and `recv`/`send`).
+    fn _is_completion_based(&self) -> PyResult<bool> {
+        Ok(self.state.get()?.watched.ring().is_some())
     }
 
     /// `(low, high)`, as asyncio's `get_write_buffer_limits`.
@@ -619,7 +644,7 @@ impl StreamIO {
         if st.conn_lost.get() > 0 {
             return Ok(());
         }
-        st.clear_buffer();
+        st.discard_unsent();
         st.closing.set(true);
         st.conn_lost.set(st.conn_lost.get() + 1);
         st.update_interest()?;

@@ -3,12 +3,13 @@
 //! (closing, paused, EOF written or received, protocol paused).
 
 use std::cell::{Cell, RefCell};
+use std::io::IoSlice;
 
 use corio::io::Interest;
 use pyo3::prelude::*;
 
 use crate::flow::FlowControl;
-use crate::socket_ops::{read, recv, send, write};
+use crate::socket_ops::{read, recv, send, send_vectored, write};
 use crate::watched::Watched;
 
 /// What the descriptor is: asyncio's socket transport, or one of its Unix
@@ -66,19 +67,59 @@ impl State {
         }
     }
 
-    /// One read: `recv` on a socket, `read` on a pipe.
+    /// One read: received bytes from the ring in completion mode, else
+    /// `recv` on a socket, `read` on a pipe.
     pub(crate) fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(ring) = self.watched.ring() {
+            return ring.try_read(buf);
+        }
         match self.kind {
             Kind::Socket => recv(self.watched.fd, buf),
             _ => read(self.watched.fd, buf),
         }
     }
 
-    /// One write: `send` on a socket, `write` on a pipe.
+    /// One write: into the ring's outgoing buffer in completion mode, else
+    /// `send` on a socket, `write` on a pipe.
     pub(crate) fn write(&self, data: &[u8]) -> std::io::Result<usize> {
+        if let Some(ring) = self.watched.ring() {
+            return ring.try_write(data);
+        }
         match self.kind {
             Kind::Socket => send(self.watched.fd, data),
             _ => write(self.watched.fd, data),
+        }
+    }
+
+    /// One write of several buffers, in order (a socket's `sendmsg`).
+    pub(crate) fn write_vectored(&self, parts: &[&[u8]]) -> std::io::Result<usize> {
+        if let Some(ring) = self.watched.ring() {
+            let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+            return ring.try_write_vectored(&slices);
+        }
+        send_vectored(self.watched.fd, parts)
+    }
+
+    /// Shuts the write side down (in completion mode, once the ring sent
+    /// what it holds).
+    pub(crate) fn shutdown_write(&self) {
+        match self.watched.ring() {
+            Some(ring) => {
+                let _ = ring.shutdown(std::net::Shutdown::Write);
+            }
+            // SAFETY: shutdown on our own descriptor.
+            None => unsafe {
+                libc::shutdown(self.watched.fd, libc::SHUT_WR);
+            },
+        }
+    }
+
+    /// Drops what is written and not sent (an abort): the buffer, and in
+    /// completion mode what the ring holds.
+    pub(crate) fn discard_unsent(&self) {
+        self.clear_buffer();
+        if let Some(ring) = self.watched.ring() {
+            ring.discard_unsent();
         }
     }
 
@@ -90,8 +131,18 @@ impl State {
         }
     }
 
+    /// Bytes in the transport's buffer (what `get_write_buffer_size`
+    /// reports and flow control counts). In completion mode the ring's
+    /// outgoing buffer is not counted, as a socket's send buffer is not:
+    /// the kernel has those bytes in a queued request.
     pub(crate) fn pending(&self) -> usize {
         self.buffer.borrow().len() - self.sent.get()
+    }
+
+    /// Bytes written and not yet handed to the socket: `pending` plus, in
+    /// completion mode, the ring's (what sendfile must wait for).
+    pub(crate) fn unsent(&self) -> usize {
+        self.pending() + self.watched.ring().map_or(0, |ring| ring.unsent())
     }
 
     pub(crate) fn is_reading(&self) -> bool {

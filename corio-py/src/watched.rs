@@ -3,12 +3,20 @@
 //! the interest epoll has, the two loop tasks that call the transport when
 //! its descriptor is readable or writable, and the strong reference that
 //! keeps a watched transport alive.
+//!
+//! A stream socket on a loop whose io_uring reads streams in completion
+//! mode is not watched but handed to the ring ([`CompletionSocket`]): the
+//! same two tasks then wait for received bytes and for finished sends
+//! instead of readiness, and the transport reads and writes through the
+//! ring (see `stream_state::State::read`).
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
-use corio::io::{Interest, Watch};
+use corio::io::{CompletionSocket, Interest, Watch};
 use corio::Task;
 use pyo3::prelude::*;
 use pyo3::pyclass::boolean_struct::True;
@@ -21,6 +29,8 @@ use crate::core_loop::CoreLoop;
 pub(crate) struct Watched {
     pub(crate) fd: RawFd,
     watch: RefCell<Option<Rc<Watch>>>,
+    /// In completion mode, the socket's requests (and no `watch`).
+    ring: Option<Rc<Ring>>,
     tasks: RefCell<Vec<Task<()>>>,
     /// The interest the watch has now.
     interest: Cell<Interest>,
@@ -40,6 +50,68 @@ impl Drop for Watched {
         for task in self.tasks.get_mut().drain(..) {
             task.cancel();
         }
+        if let Some(ring) = &self.ring {
+            ring.socket.close();
+        }
+    }
+}
+
+/// A socket in completion mode, shared with the transport's two tasks: what
+/// they wait for when the interest lacks their direction.
+pub(crate) struct Ring {
+    pub(crate) socket: CompletionSocket,
+    /// The interest the transport has now (its tasks wait while theirs is
+    /// missing: a paused reader queues no receive).
+    interest: Cell<Interest>,
+    /// The reading task's and the writing task's wakers, while they wait
+    /// for interest.
+    waiting: [Cell<Option<Waker>>; 2],
+}
+
+impl Ring {
+    fn wants(interest: Interest, read: bool) -> bool {
+        if read {
+            interest.is_readable()
+        } else {
+            interest.is_writable()
+        }
+    }
+
+    /// Ready while the transport wants `read` (or writing).
+    fn poll_wanted(&self, cx: &mut Context<'_>, read: bool) -> Poll<()> {
+        if Ring::wants(self.interest.get(), read) {
+            return Poll::Ready(());
+        }
+        self.waiting[usize::from(!read)].set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+
+    fn set_interest(&self, want: Interest) {
+        let had = self.interest.replace(want);
+        for read in [true, false] {
+            if Ring::wants(want, read) && !Ring::wants(had, read) {
+                if let Some(waker) = self.waiting[usize::from(!read)].take() {
+                    waker.wake();
+                }
+            }
+        }
+    }
+
+    /// Waits for received bytes (`read`) or a finished send; whether it
+    /// had to wait (if not, the last call left the condition standing).
+    async fn ready(&self, read: bool) -> bool {
+        let mut waited = false;
+        poll_fn(|cx| {
+            let ready = if read {
+                self.socket.poll_read_ready(cx)
+            } else {
+                self.socket.poll_write_progress(cx)
+            };
+            waited |= ready.is_pending();
+            ready
+        })
+        .await;
+        waited
     }
 }
 
@@ -53,14 +125,41 @@ pub(crate) trait OnReady: PyClass<Frozen = True> + Sync {
 impl Watched {
     /// A watch on `fd`, interested in nothing yet.
     pub(crate) fn new(core: &CoreLoop, fd: RawFd) -> PyResult<Watched> {
-        Ok(Watched {
+        Ok(Watched::with(fd, Some(core.watch_fd(fd)?), None))
+    }
+
+    /// A connected stream socket: handed to the loop's ring where it reads
+    /// streams in completion mode, watched otherwise.
+    pub(crate) fn stream_socket(core: &CoreLoop, fd: RawFd) -> PyResult<Watched> {
+        match core.completion_socket(fd)? {
+            Some(socket) => Ok(Watched::with(
+                fd,
+                None,
+                Some(Rc::new(Ring {
+                    socket,
+                    interest: Cell::new(Interest::NONE),
+                    waiting: [Cell::new(None), Cell::new(None)],
+                })),
+            )),
+            None => Watched::new(core, fd),
+        }
+    }
+
+    fn with(fd: RawFd, watch: Option<Watch>, ring: Option<Rc<Ring>>) -> Watched {
+        Watched {
             fd,
-            watch: RefCell::new(Some(Rc::new(core.watch_fd(fd)?))),
+            watch: RefCell::new(watch.map(Rc::new)),
+            ring,
             tasks: RefCell::new(Vec::new()),
             interest: Cell::new(Interest::NONE),
             me: RefCell::new(None),
             keepalive: RefCell::new(None),
-        })
+        }
+    }
+
+    /// The socket's requests, in completion mode.
+    pub(crate) fn ring(&self) -> Option<&CompletionSocket> {
+        self.ring.as_deref().map(|ring| &ring.socket)
     }
 
     /// Makes the watch's interest `want` (one `epoll_ctl` when it changes,
@@ -71,6 +170,9 @@ impl Watched {
         }
         if let Some(watch) = self.watch.borrow().as_ref() {
             watch.set_interest(want).map_err(PyErr::from)?;
+        }
+        if let Some(ring) = &self.ring {
+            ring.set_interest(want);
         }
         self.interest.set(want);
         let old = if want.is_empty() {
@@ -102,6 +204,10 @@ impl Watched {
         drop(tasks);
         let watch = self.watch.borrow_mut().take();
         drop(watch);
+        if let Some(ring) = &self.ring {
+            // Before the owner closes the descriptor.
+            ring.socket.close();
+        }
         self.interest.set(Interest::NONE);
         let keepalive = self.keepalive.borrow_mut().take();
         drop(keepalive);
@@ -112,9 +218,10 @@ impl Watched {
 /// writable. Called once, right after construction.
 pub(crate) fn spawn_ready_tasks<T: OnReady>(slf: &Bound<'_, T>, core: &CoreLoop) -> PyResult<()> {
     let watched = slf.get().watched()?;
-    let Some(watch) = watched.watch.borrow().clone() else {
+    let watch = watched.watch.borrow().clone();
+    if watch.is_none() && watched.ring.is_none() {
         return Ok(());
-    };
+    }
     *watched.me.borrow_mut() = Some(PyWeakrefReference::new(slf.as_any())?.unbind());
     let mut tasks = watched.tasks.borrow_mut();
     for read in [true, false] {
@@ -122,12 +229,23 @@ pub(crate) fn spawn_ready_tasks<T: OnReady>(slf: &Bound<'_, T>, core: &CoreLoop)
         // `unclosed transport` warning, its descriptor closed).
         let io = PyWeakrefReference::new(slf.as_any())?.unbind();
         let watch = watch.clone();
+        let ring = watched.ring.clone();
         tasks.push(core.spawn(async move {
             loop {
-                if read {
-                    watch.readable().await;
-                } else {
-                    watch.writable().await;
+                if let Some(ring) = &ring {
+                    poll_fn(|cx| ring.poll_wanted(cx, read)).await;
+                    // Ready without waiting: the last call left bytes (or
+                    // room) it did not take; once per loop iteration, as
+                    // a level-triggered watch reports it.
+                    if !ring.ready(read).await {
+                        corio::task::yield_now().await;
+                    }
+                } else if let Some(watch) = &watch {
+                    if read {
+                        watch.readable().await;
+                    } else {
+                        watch.writable().await;
+                    }
                 }
                 let alive = Python::attach(|py| {
                     let Some(io) = io.bind(py).upgrade() else {

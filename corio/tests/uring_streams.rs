@@ -353,3 +353,94 @@ fn unix_streams_run_in_completion_mode_too() {
         );
     });
 }
+
+/// `io::CompletionSocket`: a descriptor someone else owns (the Python
+/// loop's transports), written while its loop is stopped, read without
+/// waiting, and aborted with a peer that does not read.
+#[test]
+fn a_borrowed_socket_is_read_and_written_through_the_ring() {
+    use corio::io::CompletionSocket;
+    use std::os::fd::AsRawFd;
+
+    let rt = uring();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let Some(socket) = CompletionSocket::on(&rt, ours.as_raw_fd()).unwrap() else {
+        assert_eq!(
+            std::env::var("CORIO_IO_URING_STREAMS").as_deref(),
+            Ok("readiness")
+        );
+        return;
+    };
+    // Nothing received yet: a read does not wait, it says so.
+    let mut buf = [0u8; 64];
+    let e = socket.try_read(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    // Written with the loop stopped: sent once it runs.
+    let data = pattern(3, 1 << 20);
+    let mut at = 0;
+    rt.block_on(async {
+        while at < data.len() {
+            match socket.try_write(&data[at..]) {
+                Ok(n) => at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::future::poll_fn(|cx| socket.poll_write_progress(cx)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0; 1 << 20];
+        peer.read_exact(&mut got).unwrap();
+        peer.write_all(b"thanks").unwrap();
+        (got, peer)
+    });
+    rt.block_on(async {
+        socket.flushed().await;
+        assert_eq!(socket.unsent(), 0);
+        socket.readable().await;
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            match socket.try_read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.readable().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, b"thanks");
+    });
+    let (got, mut peer) = reader.join().unwrap();
+    assert!(got == data, "the bytes arrived out of order or changed");
+    // The peer stops reading; far more is written than the socket holds;
+    // discarding what is unsent lets the connection end anyway.
+    rt.block_on(async {
+        let chunk = vec![b'z'; 1 << 16];
+        for _ in 0..256 {
+            if socket.try_write(&chunk).is_err() {
+                break;
+            }
+            corio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(socket.unsent() > 0, "the peer's buffers took everything");
+        socket.discard_unsent();
+        corio::time::sleep(Duration::from_millis(50)).await;
+        assert!(socket.send_error().is_some() || socket.unsent() == 0);
+    });
+    socket.close();
+    assert_eq!(
+        socket.try_write(b"late").unwrap_err().kind(),
+        std::io::ErrorKind::NotConnected
+    );
+    drop(ours);
+    let mut rest = Vec::new();
+    // The end, or a reset; not the read timeout (a connection held open).
+    if let Err(e) = peer.read_to_end(&mut rest) {
+        assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+    }
+    assert!(rest.iter().all(|&b| b == b'z'));
+}

@@ -82,6 +82,8 @@ class SocketTransport(
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if self._sock is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            # The ring lets go of the descriptor before it closes.
+            self._io._release()
             self._sock.close()
 
     # -- the transport API (Rust underneath) --------------------------
@@ -136,8 +138,12 @@ class SocketTransport(
             raise RuntimeError("Empty waiter is already set")
         assert self._loop is not None
         self._empty_waiter = self._loop.create_future()
-        if not self.get_write_buffer_size():
+        # Everything written must be out, the ring's requests included:
+        # sendfile writes to the socket itself.
+        if not self._io._unsent():
             self._empty_waiter.set_result(None)
+        else:
+            self._io._wait_writable(self._write_drained)
         self.write = self._write_during_sendfile  # type: ignore[method-assign]
         return self._empty_waiter
 

@@ -6,6 +6,7 @@
 
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
@@ -27,17 +28,20 @@ impl CompletionStream {
     /// loop, or `None` where that loop reads sockets on readiness (epoll,
     /// or io_uring in readiness mode) or none is running.
     pub(crate) fn for_running_loop(fd: RawFd) -> io::Result<Option<CompletionStream>> {
-        context::with_current(|core| {
-            let Some(uring) = core.reactor().uring() else {
-                return Ok(None);
-            };
-            Ok(uring.open_stream(fd)?.map(|io| CompletionStream {
-                io,
-                core: core.weak(),
-                loop_id: core.id,
-            }))
-        })
-        .unwrap_or(Ok(None))
+        context::with_current(|core| CompletionStream::on(core, fd)).unwrap_or(Ok(None))
+    }
+
+    /// `fd` in completion mode on `core`'s loop, running or not; `None`
+    /// where that loop reads sockets on readiness.
+    pub(crate) fn on(core: &Core, fd: RawFd) -> io::Result<Option<CompletionStream>> {
+        let Some(uring) = core.reactor().uring() else {
+            return Ok(None);
+        };
+        Ok(uring.open_stream(fd)?.map(|io| CompletionStream {
+            io,
+            core: core.weak(),
+            loop_id: core.id,
+        }))
     }
 
     /// Whether the running loop puts new stream sockets in completion mode.
@@ -109,6 +113,59 @@ impl CompletionStream {
     /// `shutdown(2)`, the write side once what was written is sent.
     pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
+    }
+    // ---- without waiting, for an owner that runs its own tasks ----------
+    // (`io::CompletionSocket`). These find the backend through the stream's
+    // own loop, not the running one: a transport may be written to while
+    // its loop is stopped, as asyncio allows.
+
+    /// Runs `f` with the stream's loop's backend; an error once the loop
+    /// is gone.
+    fn with_backend<R>(&self, f: impl FnOnce(&UringBackend) -> R) -> io::Result<R> {
+        let core = self.core.upgrade().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "the socket's loop was dropped")
+        })?;
+        let uring = core.reactor().uring().expect("a completion stream on io_uring");
+        Ok(f(uring))
+    }
+
+    /// Ready when a read would not wait; queues a receive otherwise.
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.with_backend(|uring| self.io.poll_read_ready(cx, uring))
+            .unwrap_or(Poll::Ready(()))
+    }
+
+    /// Reads received bytes into `buf`; `WouldBlock` if none came yet.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.with_backend(|uring| self.io.try_read(buf, uring))?
+            .unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
+    }
+
+    /// Writes what fits of `bufs`; `WouldBlock` while the outgoing buffer
+    /// is full.
+    pub(crate) fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.with_backend(|uring| self.io.try_write(bufs, uring))?
+            .unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
+    }
+
+    /// Bytes written and not yet sent.
+    pub(crate) fn unsent(&self) -> usize {
+        self.io.unsent()
+    }
+
+    /// The error a send failed with, if one did.
+    pub(crate) fn send_error(&self) -> Option<io::Error> {
+        self.io.send_error()
+    }
+
+    /// Ready when a send finished since `seen` (see `StreamIo`).
+    pub(crate) fn poll_write_progress(&self, cx: &mut Context<'_>, seen: &Cell<u64>) -> Poll<()> {
+        self.io.poll_write_progress(cx, seen)
+    }
+
+    /// Drops the unsent bytes (an abort).
+    pub(crate) fn discard_unsent(&self) {
+        self.io.discard_unsent();
     }
 }
 

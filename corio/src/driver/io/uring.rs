@@ -650,7 +650,7 @@ impl UringBackend {
         if self.check_process().is_err() {
             return;
         }
-        if io.writes_outstanding() {
+        if io.unsent() > 0 {
             let _ = self.send_now(io);
         }
         io.close(self);
@@ -704,7 +704,7 @@ impl UringBackend {
             }
         }
         for _ in 0..4 {
-            if !io.writes_outstanding() {
+            if io.unsent() == 0 {
                 break;
             }
             queue.submit()?;

@@ -114,6 +114,9 @@ struct WriteSide {
     shutdown_after: bool,
     /// The write side was shut down (writes fail with `BrokenPipe`).
     shut: bool,
+    /// Sends finished or failed so far (progress, for a writer that waits
+    /// for the outgoing buffer to shrink rather than for room).
+    finished: u64,
     waiting: Waiting,
 }
 
@@ -198,33 +201,69 @@ impl StreamIo {
         ops: &impl StreamOps,
         consume: bool,
     ) -> Poll<io::Result<usize>> {
+        if let Some(done) = self.take(buf, ops.pool(), consume) {
+            return Poll::Ready(done);
+        }
+        self.wait_for_data(cx, ops)?;
+        Poll::Pending
+    }
+
+    /// Reads buffered bytes into `buf`; `None` if nothing came yet.
+    pub(crate) fn try_read(&self, buf: &mut [u8], ops: &impl StreamOps) -> Option<io::Result<usize>> {
+        self.take(buf, ops.pool(), true)
+    }
+
+    /// Ready when a read would not wait (bytes, the end of the stream or an
+    /// error came); otherwise queues a receive and waits for it.
+    pub(crate) fn poll_read_ready(self: &Rc<Self>, cx: &Context<'_>, ops: &impl StreamOps) -> Poll<()> {
+        let read = self.read.borrow();
+        if read.chunk.is_some() || read.error.is_some() || read.eof {
+            return Poll::Ready(());
+        }
+        drop(read);
+        if let Err(e) = self.wait_for_data(cx, ops) {
+            // The next read reports it.
+            self.read.borrow_mut().error = Some(e);
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+
+    /// What a read finds without waiting; `None`: nothing yet.
+    fn take(&self, buf: &mut [u8], pool: &BufRing, consume: bool) -> Option<io::Result<usize>> {
         let mut read = self.read.borrow_mut();
         if let Some(chunk) = &mut read.chunk {
-            let bytes = chunk.bytes(ops.pool());
+            let bytes = chunk.bytes(pool);
             let n = bytes.len().min(buf.len());
             buf[..n].copy_from_slice(&bytes[..n]);
             if consume {
                 chunk.start += n;
                 if chunk.start == chunk.end {
-                    read.release(ops.pool());
+                    read.release(pool);
                 }
             }
-            return Poll::Ready(Ok(n));
+            return Some(Ok(n));
         }
         if buf.is_empty() {
-            return Poll::Ready(Ok(0));
+            return Some(Ok(0));
         }
         if let Some(e) = read.error.take() {
-            return Poll::Ready(Err(e));
+            return Some(Err(e));
         }
         if read.eof {
-            return Poll::Ready(Ok(0));
+            return Some(Ok(0));
         }
+        None
+    }
+
+    /// Queues a receive (unless one is in flight) and registers `cx`.
+    fn wait_for_data(self: &Rc<Self>, cx: &Context<'_>, ops: &impl StreamOps) -> io::Result<()> {
+        let mut read = self.read.borrow_mut();
         if read.recv.is_none() {
             read.recv = Some(ops.queue_recv(self, None)?);
         }
         read.waiting.register(cx);
-        Poll::Pending
+        Ok(())
     }
 
     /// A receive for this stream was queued again under `key`.
@@ -290,24 +329,39 @@ impl StreamIo {
         bufs: &[IoSlice<'_>],
         ops: &impl StreamOps,
     ) -> Poll<io::Result<usize>> {
+        match self.try_write(bufs, ops) {
+            Some(done) => Poll::Ready(done),
+            None => {
+                self.write.borrow_mut().waiting.register(cx);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// As [`poll_write`](Self::poll_write), without waiting: `None` while
+    /// `WRITE_LIMIT` bytes are outstanding.
+    pub(crate) fn try_write(
+        self: &Rc<Self>,
+        bufs: &[IoSlice<'_>],
+        ops: &impl StreamOps,
+    ) -> Option<io::Result<usize>> {
         let mut write = self.write.borrow_mut();
         if let Some(code) = write.error {
-            return Poll::Ready(Err(io::Error::from_raw_os_error(code)));
+            return Some(Err(io::Error::from_raw_os_error(code)));
         }
         if write.shut || write.shutdown_after {
-            return Poll::Ready(Err(io::Error::new(
+            return Some(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "write after the write side was shut down",
             )));
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         if total == 0 {
-            return Poll::Ready(Ok(0));
+            return Some(Ok(0));
         }
         let outstanding = write.outstanding();
         if outstanding >= WRITE_LIMIT {
-            write.waiting.register(cx);
-            return Poll::Pending;
+            return None;
         }
         let mut room = WRITE_LIMIT - outstanding;
         let mut n = 0;
@@ -326,15 +380,46 @@ impl StreamIo {
             drop(write);
             if let Err(e) = ops.queue_send(self, buf, 0) {
                 self.write.borrow_mut().sending = 0;
-                return Poll::Ready(Err(e));
+                return Some(Err(e));
             }
         }
-        Poll::Ready(Ok(n))
+        Some(Ok(n))
     }
 
-    /// Whether written bytes are still to be sent.
-    pub(crate) fn writes_outstanding(&self) -> bool {
-        self.write.borrow().outstanding() > 0
+    /// Bytes written and not yet sent.
+    pub(crate) fn unsent(&self) -> usize {
+        self.write.borrow().outstanding()
+    }
+
+    /// The error a send failed with (every later write fails with it).
+    pub(crate) fn send_error(&self) -> Option<io::Error> {
+        self.write.borrow().error.map(io::Error::from_raw_os_error)
+    }
+
+    /// Ready when a send finished (or failed) since `seen` was last
+    /// updated, or when nothing is outstanding; updates `seen`.
+    pub(crate) fn poll_write_progress(&self, cx: &Context<'_>, seen: &Cell<u64>) -> Poll<()> {
+        let mut write = self.write.borrow_mut();
+        if write.error.is_some() || write.outstanding() == 0 || write.finished != seen.get() {
+            seen.set(write.finished);
+            return Poll::Ready(());
+        }
+        write.waiting.register(cx);
+        Poll::Pending
+    }
+
+    /// Drops what is written and not yet in flight, and makes the send in
+    /// flight fail soon (`shutdown(SHUT_WR)`), as closing a socket drops a
+    /// transport's buffer: for an abort, where a peer that does not read
+    /// must not hold the connection open.
+    pub(crate) fn discard_unsent(&self) {
+        let mut write = self.write.borrow_mut();
+        write.pending.clear();
+        if write.sending > 0 && !write.shut {
+            write.shut = true;
+            write.shutdown_after = false;
+            let _ = shutdown_fd(self.fd(), libc::SHUT_WR);
+        }
     }
 
     /// Ready once every written byte was sent (or a send failed).
@@ -389,6 +474,7 @@ impl StreamIo {
             write.error.get_or_insert(code);
             write.pending.clear();
             write.sending = 0;
+            write.finished += 1;
             write.waiting.wake_into(wakers);
             drop(write);
             self.close_if_orphaned();
@@ -398,6 +484,7 @@ impl StreamIo {
         if done < buf.len() {
             return Next::SendRest(buf, done);
         }
+        write.finished += 1;
         write.waiting.wake_into(wakers);
         // The sent buffer serves the next writes, unless it is big: a
         // connection that once wrote a lot should not keep that memory.
@@ -434,6 +521,7 @@ impl StreamIo {
             .get_or_insert(e.raw_os_error().unwrap_or(libc::EIO));
         write.sending = 0;
         write.pending.clear();
+        write.finished += 1;
         write.waiting.wake_into(wakers);
         drop(write);
         self.close_if_orphaned();
@@ -528,7 +616,7 @@ mod tests {
         let io = StreamIo::new(-1);
         send_and_complete(&io, 1 << 20, 1 << 20);
         assert_eq!(io.write.borrow().pending.capacity(), 0);
-        assert!(!io.writes_outstanding());
+        assert_eq!(io.unsent(), 0);
     }
 
     #[test]
@@ -556,7 +644,7 @@ mod tests {
         let next = io.on_send(-libc::EPIPE, b"abc".to_vec(), 0, &mut Vec::new());
         assert!(matches!(next, Next::Nothing));
         assert!(
-            !io.writes_outstanding(),
+            io.unsent() == 0,
             "the rest is dropped with the error"
         );
         let waker = std::task::Waker::noop();
