@@ -186,7 +186,10 @@ impl CompletionSocket {
 }
 
 fn closed() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the completion socket was closed")
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the completion socket was closed",
+    )
 }
 
 impl std::fmt::Debug for CompletionSocket {

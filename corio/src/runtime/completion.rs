@@ -4,9 +4,9 @@
 //! [`Registration`](super::registration::Registration) when its loop runs
 //! on io_uring in completion mode.
 
+use std::cell::Cell;
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
-use std::cell::Cell;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 
@@ -125,7 +125,10 @@ impl CompletionStream {
         let core = self.core.upgrade().ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotConnected, "the socket's loop was dropped")
         })?;
-        let uring = core.reactor().uring().expect("a completion stream on io_uring");
+        let uring = core
+            .reactor()
+            .uring()
+            .expect("a completion stream on io_uring");
         Ok(f(uring))
     }
 

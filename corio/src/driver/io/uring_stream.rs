@@ -209,13 +209,21 @@ impl StreamIo {
     }
 
     /// Reads buffered bytes into `buf`; `None` if nothing came yet.
-    pub(crate) fn try_read(&self, buf: &mut [u8], ops: &impl StreamOps) -> Option<io::Result<usize>> {
+    pub(crate) fn try_read(
+        &self,
+        buf: &mut [u8],
+        ops: &impl StreamOps,
+    ) -> Option<io::Result<usize>> {
         self.take(buf, ops.pool(), true)
     }
 
     /// Ready when a read would not wait (bytes, the end of the stream or an
     /// error came); otherwise queues a receive and waits for it.
-    pub(crate) fn poll_read_ready(self: &Rc<Self>, cx: &Context<'_>, ops: &impl StreamOps) -> Poll<()> {
+    pub(crate) fn poll_read_ready(
+        self: &Rc<Self>,
+        cx: &Context<'_>,
+        ops: &impl StreamOps,
+    ) -> Poll<()> {
         let read = self.read.borrow();
         if read.chunk.is_some() || read.error.is_some() || read.eof {
             return Poll::Ready(());
@@ -643,10 +651,7 @@ mod tests {
         io.write.borrow_mut().pending.extend_from_slice(b"later");
         let next = io.on_send(-libc::EPIPE, b"abc".to_vec(), 0, &mut Vec::new());
         assert!(matches!(next, Next::Nothing));
-        assert!(
-            io.unsent() == 0,
-            "the rest is dropped with the error"
-        );
+        assert!(io.unsent() == 0, "the rest is dropped with the error");
         let waker = std::task::Waker::noop();
         let cx = Context::from_waker(waker);
         for _ in 0..2 {
