@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from echo_rate import medians_by_loop, serve_and_load
+from echo_rate import cell, medians_by_loop, serve_and_load
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,7 +29,7 @@ def one(python: str, loop: str) -> tuple[float, float]:
     )
     match = re.search(r"(\d+) requests in", out)
     if match is None or "Non-2xx" in out or "Socket errors" in out:
-        raise SystemExit(f"wrk against {loop} did not run cleanly:\n{out}")
+        raise RuntimeError(f"wrk against {loop} did not run cleanly:\n{out}")
     requests = int(match.group(1))
     return requests / 5.0, used / requests * 1e6
 
@@ -43,7 +43,7 @@ def main() -> int:
     med = medians_by_loop(loops, args.rounds, one)
     print("| aiohttp hello world | " + " | ".join(f"{n} req/s (user µs/req)" for n in loops) + " |")
     print("|---" * (len(loops) + 1) + "|")
-    cells = [f"{rate:,.0f} ({user:.1f})" for rate, user in med.values()]
+    cells = [cell(result, 1) for result in med.values()]
     print("| wrk -t1 -c50 -d5s | " + " | ".join(cells) + " |")
     return 0
 

@@ -52,18 +52,35 @@ def one(python: str, loop: str, mode: str) -> tuple[float, float]:
 
 def medians_by_loop(
     loops: dict[str, str], rounds: int, sample: Callable[[str, str], tuple[float, float]]
-) -> dict[str, tuple[float, float]]:
+) -> dict[str, tuple[float, float] | str]:
     """``sample(interpreter, loop)`` for every loop, ``rounds`` times,
-    the loops' order rotated each round; the medians of both numbers."""
+    the loops' order rotated each round; the medians of both numbers, or
+    for a loop whose sample failed (its server did not start or serve),
+    why, and it is not sampled again."""
     names = list(loops)
     got: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    failed: dict[str, str] = {}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            got[name].append(sample(loops[name], name))
+            if name in failed:
+                continue
+            try:
+                got[name].append(sample(loops[name], name))
+            except (subprocess.CalledProcessError, ValueError, RuntimeError) as exc:
+                failed[name] = f"failed: {type(exc).__name__}"
+                print(f"{name}: {exc}", file=sys.stderr)
     return {
-        n: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v))
+        n: failed.get(n) or (statistics.median(x for x, _ in v), statistics.median(y for _, y in v))
         for n, v in got.items()
     }
+
+
+def cell(result: tuple[float, float] | str, user_digits: int) -> str:
+    """A table cell: the rate and, in brackets, user µs per operation."""
+    if isinstance(result, str):
+        return result
+    rate, user = result
+    return f"{rate:,.0f} ({user:.{user_digits}f})"
 
 
 def main() -> int:
@@ -76,7 +93,7 @@ def main() -> int:
     print("|---" * (len(loops) + 1) + "|")
     for mode in ("protocol", "streams"):
         med = medians_by_loop(loops, args.rounds, lambda py, loop: one(py, loop, mode))  # noqa: B023
-        cells = [f"{rate:,.0f} ({user:.2f})" for rate, user in med.values()]
+        cells = [cell(result, 2) for result in med.values()]
         print(f"| {mode} | " + " | ".join(cells) + " |")
     return 0
 

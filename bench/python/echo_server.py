@@ -39,6 +39,10 @@ async def echo_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     writer.close()
 
 
+async def start_streams() -> asyncio.AbstractServer:
+    return await asyncio.start_server(echo_stream, "127.0.0.1", 0)
+
+
 def main() -> None:
     global EXIT_AFTER
     if "--exit-after" in sys.argv:
@@ -48,7 +52,9 @@ def main() -> None:
     loop = new_loop(sys.argv[1])
     asyncio.set_event_loop(loop)
     if sys.argv[2:3] == ["streams"]:
-        start = asyncio.start_server(echo_stream, "127.0.0.1", 0)
+        # Called from a coroutine on the loop: rsloop replaces
+        # asyncio.start_server with a function that needs a running loop.
+        start = start_streams()
     else:
         start = loop.create_server(Echo, "127.0.0.1", 0)
     server = loop.run_until_complete(start)

@@ -82,8 +82,14 @@ class SocketTransport(
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if self._sock is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            # The ring lets go of the descriptor before it closes.
-            self._io._release()
+            # The ring lets go of the descriptor before it closes (off the
+            # loop's thread the Rust half refuses; the socket closes anyway).
+            io = getattr(self, "_io", None)
+            if io is not None:
+                try:
+                    io._release()
+                except RuntimeError:
+                    pass
             self._sock.close()
 
     # -- the transport API (Rust underneath) --------------------------
