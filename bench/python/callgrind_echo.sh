@@ -6,6 +6,7 @@
 # trips cancels start-up and connection set-up.
 #
 #   bench/python/callgrind_echo.sh [CONNS] [ROUNDS]   (after bench/python/run.sh set up the venvs)
+#   LOOPS="corio corio-uring" bench/python/callgrind_echo.sh    (some loops only)
 set -euo pipefail
 cd "$(dirname "$0")"
 conns=${1:-50}
@@ -29,7 +30,7 @@ instructions() {
     rm -rf "$out"
 }
 
-for loop in asyncio uvloop rloop corio; do
+for loop in ${LOOPS:-asyncio uvloop rloop corio corio-uring}; do
     small=$(instructions "$loop" "$rounds")
     large=$(instructions "$loop" $((3 * rounds)))
     printf '%-8s %8.0f instructions per round trip\n' "$loop" \
