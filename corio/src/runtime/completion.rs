@@ -114,6 +114,7 @@ impl CompletionStream {
     pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.io.shutdown(how)
     }
+
     // ---- without waiting, for an owner that runs its own tasks ----------
     // (`io::CompletionSocket`). These find the backend through the stream's
     // own loop, not the running one: a transport may be written to while
