@@ -22,6 +22,13 @@ import corio
 import pytest
 
 
+@pytest.fixture
+def loop():
+    lp = corio.new_event_loop()
+    yield lp
+    lp.close()
+
+
 def test_the_loop_is_corios_and_an_abstract_event_loop(loop):
     assert isinstance(loop, asyncio.AbstractEventLoop)
 

@@ -16,6 +16,16 @@ import tempfile
 import warnings
 from typing import Any
 
+import corio
+import pytest
+
+
+@pytest.fixture
+def loop():
+    lp = corio.new_event_loop()
+    yield lp
+    lp.close()
+
 
 def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 60) -> Any:
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))

@@ -15,8 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import corio
 import pytest
 from test.test_asyncio import utils as test_utils
+
+
+@pytest.fixture
+def loop():
+    lp = corio.new_event_loop()
+    yield lp
+    lp.close()
 
 
 def run(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float = 60) -> Any:
