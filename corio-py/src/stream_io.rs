@@ -28,9 +28,7 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 use crate::core_loop::CoreLoop;
 use crate::links::{LinkCell, Links};
 use crate::owned::ThreadBound;
-use crate::socket_ops::{
-    is_bytes_like, not_bytes_like, os_error, with_bytes, with_read_buf, would_block,
-};
+use crate::socket_ops::{is_bytes_like, not_bytes_like, os_error, with_bytes, would_block};
 use crate::stream_state::{Kind, State};
 use crate::watched::{spawn_ready_tasks, OnReady, Watched};
 
@@ -76,7 +74,7 @@ impl StreamIO {
         if st.buffered_protocol.get() {
             return Self::read_into_protocol(slf, st, protocol);
         }
-        let read = with_read_buf(|buf| st.read(buf).map(|n| PyBytes::new(py, &buf[..n])));
+        let read = st.read_bytes(py);
         match read {
             Err(e) if would_block(&e) => Ok(()),
             Err(e) => this.links.fatal(

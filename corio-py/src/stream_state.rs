@@ -7,9 +7,10 @@ use std::io::IoSlice;
 
 use corio::io::Interest;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::flow::FlowControl;
-use crate::socket_ops::{read, recv, send, send_vectored, write};
+use crate::socket_ops::{read, recv, send, send_vectored, with_read_buf, write, MAX_READ};
 use crate::watched::Watched;
 
 /// What the descriptor is: asyncio's socket transport, or one of its Unix
@@ -77,6 +78,16 @@ impl State {
             Kind::Socket => recv(self.watched.fd, buf),
             _ => read(self.watched.fd, buf),
         }
+    }
+
+    /// One read as `bytes` (empty: the peer ended the stream). In
+    /// completion mode straight from the ring's receive buffer; else
+    /// through the thread's read buffer (asyncio's `max_size`).
+    pub(crate) fn read_bytes<'py>(&self, py: Python<'py>) -> std::io::Result<Bound<'py, PyBytes>> {
+        if let Some(ring) = self.watched.ring() {
+            return ring.try_read_with(MAX_READ, |bytes| PyBytes::new(py, bytes));
+        }
+        with_read_buf(|buf| self.read(buf).map(|n| PyBytes::new(py, &buf[..n])))
     }
 
     /// One write: into the ring's outgoing buffer in completion mode, else

@@ -247,25 +247,24 @@ pub(crate) fn spawn_ready_tasks<T: OnReady>(slf: &Bound<'_, T>, core: &CoreLoop)
                         watch.writable().await;
                     }
                 }
-                let alive = Python::attach(|py| {
-                    let Some(io) = io.bind(py).upgrade() else {
-                        return false;
-                    };
-                    let Ok(io) = io.cast_into::<T>() else {
-                        return false;
-                    };
-                    let result = if read {
-                        T::read_ready(&io)
-                    } else {
-                        T::write_ready(&io)
-                    };
-                    if let Err(err) = result {
-                        crate::gil::report_from_task(py, err);
-                    }
-                    true
-                });
-                if !alive {
+                // SAFETY: this task is polled only by the loop's
+                // `run_once`, inside `CoreLoop._run_once`, which holds the
+                // GIL while it runs tasks (as for handles, handle.rs): no
+                // `attach` and its thread-local bookkeeping per event.
+                let py = unsafe { Python::assume_attached() };
+                let Some(io) = io.bind(py).upgrade() else {
                     return;
+                };
+                let Ok(io) = io.cast_into::<T>() else {
+                    return;
+                };
+                let result = if read {
+                    T::read_ready(&io)
+                } else {
+                    T::write_ready(&io)
+                };
+                if let Err(err) = result {
+                    crate::gil::report_from_task(py, err);
                 }
             }
         })?);

@@ -444,3 +444,53 @@ fn a_borrowed_socket_is_read_and_written_through_the_ring() {
     }
     assert!(rest.iter().all(|&b| b == b'z'));
 }
+
+#[test]
+fn a_borrowed_socket_hands_received_bytes_over_where_they_lie() {
+    use corio::io::CompletionSocket;
+    use std::os::fd::AsRawFd;
+
+    let rt = uring();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let Some(socket) = CompletionSocket::on(&rt, ours.as_raw_fd()).unwrap() else {
+        assert_eq!(
+            std::env::var("CORIO_IO_URING_STREAMS").as_deref(),
+            Ok("readiness")
+        );
+        return;
+    };
+    let e = socket.try_read_with(100, |_| ()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    let data = pattern(7, 300_000);
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || {
+        peer.write_all(&sent).unwrap();
+        peer.shutdown(Shutdown::Write).unwrap();
+        peer
+    });
+    let got = rt.block_on(async {
+        let mut got = Vec::new();
+        loop {
+            // At most 1,000 bytes a call, consumed as handed over.
+            match socket.try_read_with(1000, |bytes| {
+                assert!(bytes.len() <= 1000);
+                got.extend_from_slice(bytes);
+                bytes.len()
+            }) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => socket.readable().await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        got
+    });
+    assert!(got == data, "the bytes arrived out of order or changed");
+    // The end stays the end.
+    assert_eq!(socket.try_read_with(1000, |b| b.len()).unwrap(), 0);
+    drop(writer.join().unwrap());
+    socket.close();
+}

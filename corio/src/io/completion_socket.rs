@@ -115,6 +115,15 @@ impl CompletionSocket {
         self.with(|stream| stream.try_read(buf))
     }
 
+    /// Hands up to `max` received bytes to `f` straight from the receive
+    /// buffer (no copy aside; an empty slice at the end of the stream) and
+    /// consumes them: `f`'s result, the receive's error, or `WouldBlock`
+    /// when nothing came yet. `f` must not call this socket's methods (it
+    /// runs while the socket's state is borrowed; such a call panics).
+    pub fn try_read_with<R>(&self, max: usize, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+        self.with(|stream| stream.try_read_with(max, f))
+    }
+
     /// Copies what fits of `data` into the outgoing buffer (sent in the
     /// background, in order) and returns how much; `WouldBlock` while the
     /// outgoing buffer is full (256 KiB unsent), and the error of a failed

@@ -145,6 +145,13 @@ impl CompletionStream {
             .unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
     }
 
+    /// Hands up to `max` received bytes to `f` where they lie (an empty
+    /// slice at the end of the stream); `WouldBlock` if none came yet.
+    pub(crate) fn try_read_with<R>(&self, max: usize, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+        self.with_backend(|uring| self.io.try_read_with(max, uring, f))?
+            .unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
+    }
+
     /// Writes what fits of `bufs`; `WouldBlock` while the outgoing buffer
     /// is full.
     pub(crate) fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -217,6 +217,18 @@ impl StreamIo {
         self.take(buf, ops.pool(), true)
     }
 
+    /// Hands up to `max` received bytes to `f` where they lie (no copy
+    /// aside) and consumes them; `f` gets an empty slice at the end of the
+    /// stream. `None` if nothing came yet. `f` must not use this stream.
+    pub(crate) fn try_read_with<R>(
+        &self,
+        max: usize,
+        ops: &impl StreamOps,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<io::Result<R>> {
+        self.take_with(max, ops.pool(), true, f)
+    }
+
     /// Ready when a read would not wait (bytes, the end of the stream or an
     /// error came); otherwise queues a receive and waits for it.
     pub(crate) fn poll_read_ready(
@@ -239,27 +251,41 @@ impl StreamIo {
 
     /// What a read finds without waiting; `None`: nothing yet.
     fn take(&self, buf: &mut [u8], pool: &BufRing, consume: bool) -> Option<io::Result<usize>> {
+        self.take_with(buf.len(), pool, consume, |bytes| {
+            buf[..bytes.len()].copy_from_slice(bytes);
+            bytes.len()
+        })
+    }
+
+    /// [`take`](Self::take) with the bytes (at most `max`) handed to `f`.
+    fn take_with<R>(
+        &self,
+        max: usize,
+        pool: &BufRing,
+        consume: bool,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<io::Result<R>> {
         let mut read = self.read.borrow_mut();
         if let Some(chunk) = &mut read.chunk {
             let bytes = chunk.bytes(pool);
-            let n = bytes.len().min(buf.len());
-            buf[..n].copy_from_slice(&bytes[..n]);
+            let n = bytes.len().min(max);
+            let out = f(&bytes[..n]);
             if consume {
                 chunk.start += n;
                 if chunk.start == chunk.end {
                     read.release(pool);
                 }
             }
-            return Some(Ok(n));
+            return Some(Ok(out));
         }
-        if buf.is_empty() {
-            return Some(Ok(0));
+        if max == 0 {
+            return Some(Ok(f(&[])));
         }
         if let Some(e) = read.error.take() {
             return Some(Err(e));
         }
         if read.eof {
-            return Some(Ok(0));
+            return Some(Ok(f(&[])));
         }
         None
     }
