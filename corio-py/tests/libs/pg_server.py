@@ -6,7 +6,10 @@ are installed by ``scripts/ensure-services.sh`` when missing.
     python pg_server.py start   # prints the DSN; the server runs until `stop`
     python pg_server.py stop DIR
 
-As a module: ``with PostgresServer() as dsn: ...``.
+As a module: ``with PostgresServer() as dsn: ...``. There a watchdog
+process (in a session of its own) stops and removes the server if the
+process that started it dies without stopping it (a test run killed by
+a signal or a timeout), so no server outlives its tests.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,6 +64,7 @@ class PostgresServer:
         self.dir = Path(tempfile.mkdtemp(prefix="corio-pg-"))
         self.port = _free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.watchdog: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
         data = self.dir / "data"
@@ -107,10 +113,40 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> str:
-        return self.start()
+        # Before the server exists, so there is no moment it runs unwatched.
+        self.watchdog = subprocess.Popen(
+            [sys.executable, __file__, "watch", str(os.getpid()), str(self.dir)],
+            start_new_session=True,  # outlives a kill of this process group
+        )
+        try:
+            return self.start()
+        except BaseException:
+            self.__exit__()
+            raise
 
     def __exit__(self, *exc: object) -> None:
+        if self.watchdog is not None:
+            self.watchdog.send_signal(signal.SIGTERM)
+            self.watchdog.wait(timeout=60)
+            self.watchdog = None
         self.stop()
+
+
+def watch(owner: int, directory: Path) -> None:
+    """Waits for process ``owner`` to end, then stops the server in
+    ``directory`` (if still there) and removes it. SIGTERM: the owner
+    stopped it itself, nothing to do."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        pidfd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        pidfd = None  # already gone
+    if pidfd is not None:
+        select.select([pidfd], [], [])
+    server = PostgresServer.__new__(PostgresServer)
+    server.dir = directory
+    if directory.exists():
+        server.stop()
 
 
 if __name__ == "__main__":
@@ -121,5 +157,7 @@ if __name__ == "__main__":
         server = PostgresServer.__new__(PostgresServer)
         server.dir = Path(sys.argv[2])
         server.stop()
+    elif sys.argv[1:2] == ["watch"]:
+        watch(int(sys.argv[2]), Path(sys.argv[3]))
     else:
         sys.exit(__doc__)
