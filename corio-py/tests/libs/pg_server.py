@@ -117,6 +117,8 @@ class PostgresServer:
         self.watchdog = subprocess.Popen(
             [sys.executable, __file__, "watch", str(os.getpid()), str(self.dir)],
             start_new_session=True,  # outlives a kill of this process group
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # holds no pipe of its owner's open
         )
         try:
             return self.start()
