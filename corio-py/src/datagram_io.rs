@@ -206,14 +206,15 @@ impl DatagramIO {
                 Err(err) => Err(err),
             }
         };
-        let Some(protocol) = this.links.protocol(py) else {
+        let Some(protocol) = this.links.protocol_bound(py) else {
             return Ok(());
         };
         match received {
             Ok(None) => Ok(()),
             Ok(Some((data, addr))) => {
-                let result =
-                    protocol.call_method1(py, intern!(py, "datagram_received"), (data, addr));
+                let result = protocol
+                    .call_method1(intern!(py, "datagram_received"), (data, addr))
+                    .map(Bound::unbind);
                 this.callback_result(py, result)
             }
             Err(err) => this.socket_error(py, err, "Fatal read error on datagram transport"),

@@ -41,6 +41,16 @@ impl LinkCell {
         self.0.borrow().protocol.as_ref().map(|p| p.clone_ref(py))
     }
 
+    /// The protocol, bound: dropping it is a plain decref (a `Py`'s drop
+    /// first checks this thread's GIL state), for the per-event paths.
+    pub(crate) fn protocol_bound<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.0
+            .borrow()
+            .protocol
+            .as_ref()
+            .map(|p| p.bind(py).clone())
+    }
+
     pub(crate) fn transport(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.0.borrow().transport.as_ref().map(|t| t.clone_ref(py))
     }

@@ -67,10 +67,10 @@ impl StreamIO {
         if st.conn_lost.get() > 0 || !st.is_reading() || st.read_eof.get() {
             return Ok(());
         }
-        let Some(protocol) = this.links.protocol(py) else {
+        let Some(protocol) = this.links.protocol_bound(py) else {
             return Ok(());
         };
-        let protocol = protocol.bind(py);
+        let protocol = &protocol;
         if st.buffered_protocol.get() {
             return Self::read_into_protocol(slf, st, protocol);
         }
