@@ -3,7 +3,7 @@ server pinned to core 0, corio-bench's Rust load generator (50
 connections, 64-byte ping-pong, 5 s) pinned to core 1; the server's user
 CPU per round trip from /proc. Loops alternate, medians of the rounds.
 
-    python bench/python/echo_rate.py --python corio=PY --python uvloop=PY ... [--rounds 3]
+    python bench/python/echo_rate.py --python corio=PY --python uvloop=PY ... [--rounds 3] [--mode protocol]
 """
 
 from __future__ import annotations
@@ -87,11 +87,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--python", action="append", required=True, help="LOOP=INTERPRETER")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mode", choices=("protocol", "streams"), action="append")
     args = parser.parse_args()
     loops = dict(p.split("=", 1) for p in args.python)
     print("| echo | " + " | ".join(f"{n} rt/s (user µs/rt)" for n in loops) + " |")
     print("|---" * (len(loops) + 1) + "|")
-    for mode in ("protocol", "streams"):
+    for mode in args.mode or ("protocol", "streams"):
         med = medians_by_loop(loops, args.rounds, lambda py, loop: one(py, loop, mode))  # noqa: B023
         cells = [cell(result, 2) for result in med.values()]
         print(f"| {mode} | " + " | ".join(cells) + " |")
