@@ -354,26 +354,40 @@ fn unix_streams_run_in_completion_mode_too() {
     });
 }
 
+/// A connected pair: ours (non-blocking, behind a `CompletionSocket` on
+/// `rt`) and the peer (blocking, 20 s read timeout). `None` on the
+/// readiness path (`CORIO_IO_URING_STREAMS=readiness`).
+fn borrowed_socket(
+    rt: &Runtime,
+) -> Option<(
+    corio::io::CompletionSocket,
+    std::net::TcpStream,
+    std::net::TcpStream,
+)> {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let Some(socket) = corio::io::CompletionSocket::on(rt, ours.as_raw_fd()).unwrap() else {
+        assert_eq!(
+            std::env::var("CORIO_IO_URING_STREAMS").as_deref(),
+            Ok("readiness")
+        );
+        return None;
+    };
+    Some((socket, ours, peer))
+}
+
 /// `io::CompletionSocket`: a descriptor someone else owns (the Python
 /// loop's transports), written while its loop is stopped, read without
 /// waiting, and aborted with a peer that does not read.
 #[test]
 fn a_borrowed_socket_is_read_and_written_through_the_ring() {
-    use corio::io::CompletionSocket;
-    use std::os::fd::AsRawFd;
-
     let rt = uring();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    ours.set_nonblocking(true).unwrap();
-    let (mut peer, _) = listener.accept().unwrap();
-    peer.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let Some(socket) = CompletionSocket::on(&rt, ours.as_raw_fd()).unwrap() else {
-        assert_eq!(
-            std::env::var("CORIO_IO_URING_STREAMS").as_deref(),
-            Ok("readiness")
-        );
+    let Some((socket, ours, mut peer)) = borrowed_socket(&rt) else {
         return;
     };
     // Nothing received yet: a read does not wait, it says so.
@@ -447,19 +461,8 @@ fn a_borrowed_socket_is_read_and_written_through_the_ring() {
 
 #[test]
 fn a_borrowed_socket_hands_received_bytes_over_where_they_lie() {
-    use corio::io::CompletionSocket;
-    use std::os::fd::AsRawFd;
-
     let rt = uring();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    ours.set_nonblocking(true).unwrap();
-    let (mut peer, _) = listener.accept().unwrap();
-    let Some(socket) = CompletionSocket::on(&rt, ours.as_raw_fd()).unwrap() else {
-        assert_eq!(
-            std::env::var("CORIO_IO_URING_STREAMS").as_deref(),
-            Ok("readiness")
-        );
+    let Some((socket, _ours, mut peer)) = borrowed_socket(&rt) else {
         return;
     };
     let e = socket.try_read_with(100, |_| ()).unwrap_err();
