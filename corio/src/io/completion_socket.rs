@@ -118,8 +118,8 @@ impl CompletionSocket {
     /// Hands up to `max` received bytes to `f` straight from the receive
     /// buffer (no copy aside; an empty slice at the end of the stream) and
     /// consumes them: `f`'s result, the receive's error, or `WouldBlock`
-    /// when nothing came yet. `f` must not call this socket's methods (it
-    /// runs while the socket's state is borrowed; such a call panics).
+    /// when nothing came yet. `f` must not read from this socket (it runs
+    /// while the receive state is borrowed; such a read panics).
     pub fn try_read_with<R>(&self, max: usize, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
         self.with(|stream| stream.try_read_with(max, f))
     }

@@ -219,7 +219,8 @@ impl StreamIo {
 
     /// Hands up to `max` received bytes to `f` where they lie (no copy
     /// aside) and consumes them; `f` gets an empty slice at the end of the
-    /// stream. `None` if nothing came yet. `f` must not use this stream.
+    /// stream. `None` if nothing came yet. `f` must not read from this
+    /// stream (the receive state is borrowed while it runs).
     pub(crate) fn try_read_with<R>(
         &self,
         max: usize,
