@@ -214,7 +214,7 @@ impl DatagramIO {
             Ok(Some((data, addr))) => {
                 let result = protocol
                     .call_method1(intern!(py, "datagram_received"), (data, addr))
-                    .map(Bound::unbind);
+                    .map(drop);
                 this.callback_result(py, result)
             }
             Err(err) => this.socket_error(py, err, "Fatal read error on datagram transport"),
@@ -227,18 +227,19 @@ impl DatagramIO {
         if !err.is_instance_of::<PyOSError>(py) {
             return self.links.fatal(py, err, message);
         }
-        let Some(protocol) = self.links.protocol(py) else {
+        let Some(protocol) = self.links.protocol_bound(py) else {
             return Ok(());
         };
-        let result =
-            protocol.call_method1(py, intern!(py, "error_received"), (err.into_value(py),));
+        let result = protocol
+            .call_method1(intern!(py, "error_received"), (err.into_value(py),))
+            .map(drop);
         self.callback_result(py, result)
     }
 
     /// asyncio lets an exception of `datagram_received`/`error_received`
     /// escape its callback, to the loop's exception handler; the
     /// transport stays open.
-    fn callback_result(&self, py: Python<'_>, result: PyResult<Py<PyAny>>) -> PyResult<()> {
+    fn callback_result(&self, py: Python<'_>, result: PyResult<()>) -> PyResult<()> {
         let Err(err) = result else {
             return Ok(());
         };

@@ -112,6 +112,14 @@ class PostgresServer:
         )
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    @classmethod
+    def at(cls, directory: Path) -> PostgresServer:
+        """The server started in ``directory`` (by another process), to stop."""
+        server = cls.__new__(cls)
+        server.dir = directory
+        server.watchdog = None
+        return server
+
     def __enter__(self) -> str:
         # Before the server exists, so there is no moment it runs unwatched.
         self.watchdog = subprocess.Popen(
@@ -145,10 +153,8 @@ def watch(owner: int, directory: Path) -> None:
         pidfd = None  # already gone
     if pidfd is not None:
         select.select([pidfd], [], [])
-    server = PostgresServer.__new__(PostgresServer)
-    server.dir = directory
     if directory.exists():
-        server.stop()
+        PostgresServer.at(directory).stop()
 
 
 if __name__ == "__main__":
@@ -156,9 +162,7 @@ if __name__ == "__main__":
         server = PostgresServer()
         print(server.start(), server.dir)
     elif sys.argv[1:2] == ["stop"]:
-        server = PostgresServer.__new__(PostgresServer)
-        server.dir = Path(sys.argv[2])
-        server.stop()
+        PostgresServer.at(Path(sys.argv[2])).stop()
     elif sys.argv[1:2] == ["watch"]:
         watch(int(sys.argv[2]), Path(sys.argv[3]))
     else:
